@@ -1,0 +1,214 @@
+"""Tensor: a C-contiguous float32 numpy array plus autograd bookkeeping.
+
+>>> import grebe
+>>> x = grebe.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad
+array([[2., 4.],
+       [6., 8.]], dtype=float32)
+
+Floating inputs become float32 once, at the edge; integer and boolean arrays (labels, masks)
+keep their dtype and never require grad. `.grad` is a numpy array (the accumulated gradient).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from grebe import autograd
+
+_ops = None  # the grebe.ops package, set when it is imported (avoids an import cycle)
+
+
+def _as_array(data, dtype=None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.ascontiguousarray(data, dtype=dtype)
+    a = np.asarray(data)
+    if a.dtype.kind in "fc" or a.dtype == object:
+        if a.dtype.kind == "c":
+            raise TypeError(f"grebe.tensor: complex data is not supported (dtype {a.dtype})")
+        try:
+            return np.ascontiguousarray(a, dtype=np.float32)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"grebe.tensor: expected numeric data, received {type(data).__name__}"
+                            f" that numpy cannot convert to float32 ({e})") from None
+    if a.dtype.kind in "iub":
+        return np.ascontiguousarray(a)
+    raise TypeError(f"grebe.tensor: expected numeric data, received dtype {a.dtype}")
+
+
+class Tensor:
+    """An n-dimensional float32 array that records the operations applied to it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_index", "name", "trainable",
+                 "_keras_mask", "__weakref__")
+    __array_priority__ = 1000.0
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype != np.float32:
+            raise TypeError(f"grebe.tensor: only float32 tensors can require grad, received "
+                            f"dtype {self.data.dtype}")
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None
+        self._out_index = 0
+        self.name = name
+        self.trainable = bool(requires_grad)
+        self._keras_mask = None
+
+    @classmethod
+    def _make(cls, data, requires_grad, ctx, index):
+        """Wraps an op's output without copying (ops already return float32/contiguous)."""
+        t = cls.__new__(cls)
+        t.data = data if isinstance(data, np.ndarray) else np.asarray(data, dtype=np.float32)
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = ctx
+        t._out_index = index
+        t.name = None
+        t.trainable = False
+        t._keras_mask = None
+        return t
+
+    # ---- numpy-like attributes -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The values as a numpy array (shares memory; copy it before changing it)."""
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self):
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):
+        return float(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self._ctx is not None:
+            extra = f", grad_fn={type(self._ctx).__name__}"
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        if self.data.dtype != np.float32:
+            extra = f", dtype={self.data.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    # ---- autograd --------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulates gradients into the `.grad` of every leaf that requires grad."""
+        autograd.backward(self, grad, retain_graph)
+
+    def detach(self) -> "Tensor":
+        """The same values with no history (shares memory)."""
+        return Tensor._make(self.data, False, None, 0)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype != np.float32:
+            raise TypeError(f"requires_grad_: only float32 tensors can require grad, received "
+                            f"dtype {self.data.dtype}")
+        self.requires_grad = bool(flag)
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def assign(self, value) -> None:
+        """Overwrites the values in place (keeps identity, as Keras's Variable.assign)."""
+        value = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=np.float32)
+        if value.shape != self.data.shape:
+            raise ValueError(f"assign: expected shape {self.data.shape}, received "
+                             f"{value.shape}" + (f" for '{self.name}'" if self.name else ""))
+        self.data[...] = value
+
+    # ---- operators (implemented in grebe.ops) ----------------------------------------------
+    def __add__(self, o): return _ops.add(self, o)
+    def __radd__(self, o): return _ops.add(o, self)
+    def __sub__(self, o): return _ops.subtract(self, o)
+    def __rsub__(self, o): return _ops.subtract(o, self)
+    def __mul__(self, o): return _ops.multiply(self, o)
+    def __rmul__(self, o): return _ops.multiply(o, self)
+    def __truediv__(self, o): return _ops.divide(self, o)
+    def __rtruediv__(self, o): return _ops.divide(o, self)
+    def __neg__(self): return _ops.negative(self)
+    def __pow__(self, o): return _ops.power(self, o)
+    def __rpow__(self, o): return _ops.power(o, self)
+    def __matmul__(self, o): return _ops.matmul(self, o)
+    def __rmatmul__(self, o): return _ops.matmul(o, self)
+    def __abs__(self): return _ops.abs(self)
+    def __getitem__(self, idx): return _ops.getitem(self, idx)
+
+    # Comparisons give boolean tensors and carry no gradient.
+    def __lt__(self, o): return Tensor(self.data < _raw(o))
+    def __le__(self, o): return Tensor(self.data <= _raw(o))
+    def __gt__(self, o): return Tensor(self.data > _raw(o))
+    def __ge__(self, o): return Tensor(self.data >= _raw(o))
+    __hash__ = object.__hash__
+
+    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _ops.min(self, axis, keepdims)
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops.transpose(self, axes or None)
+    permute = transpose
+    @property
+    def T(self): return _ops.transpose(self, None)
+    def flatten(self): return _ops.reshape(self, (-1,))
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def relu(self): return _ops.relu(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def tanh(self): return _ops.tanh(self)
+    def softmax(self, axis=-1): return _ops.softmax(self, axis)
+    def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
+    def clip(self, lo, hi): return _ops.clip(self, lo, hi)
+    def argmax(self, axis=None): return Tensor(self.data.argmax(axis=axis))
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Makes a Tensor from array-like data: `grebe.tensor([[1, 2]], requires_grad=True)`."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
