@@ -11,4 +11,8 @@ if [ ! -f build/dev/build.ninja ]; then
         -Dpybind11_DIR="$(python -m pybind11 --cmakedir)" > /dev/null
 fi
 cmake --build build/dev -j2 "$@"
-cp build/dev/_C*.so python/grebe/
+# Copy aside, then rename: overwriting the loaded .so in place crashes running processes.
+for so in build/dev/_C*.so; do
+  cp "$so" "python/grebe/.$(basename "$so").tmp"
+  mv -f "python/grebe/.$(basename "$so").tmp" "python/grebe/$(basename "$so")"
+done
