@@ -67,6 +67,7 @@ _LAZY = {
     "models": "grebe.models",
     "saving": "grebe.saving",
     "regularizers": "grebe.regularizers",
+    "random": "grebe.random",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",

@@ -21,6 +21,7 @@ work nobody needs (the first conv layer's input gradient, a frozen layer's weigh
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 
@@ -71,35 +72,33 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from grebe.tensor import Tensor
-
+        # The hot path of every op: keep it to a few hundred nanoseconds.
+        T = _tensor_class()
         ctx = cls.__new__(cls)
         ctx.saved = ()
+        grad_on = _state["grad_enabled"]
         raw = []
         needs = []
-        any_needs = False
-        grad_on = _state["grad_enabled"]
         for a in args:
-            if isinstance(a, Tensor):
+            if isinstance(a, T):
                 raw.append(a.data)
-                n = grad_on and a.requires_grad
-                needs.append(n)
-                any_needs = any_needs or n
+                needs.append(grad_on and a.requires_grad)
             else:
                 raw.append(a)
                 needs.append(False)
-        ctx.needs_input_grad = tuple(needs)
+        ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
-        if not any_needs:
-            if isinstance(out, tuple):
-                return tuple(Tensor._make(o, False, None, 0) for o in out)
-            return Tensor._make(out, False, None, 0)
+        make = T._make
+        if True not in needs:
+            if type(out) is tuple:
+                return tuple(make(o, False, None, 0) for o in out)
+            return make(out, False, None, 0)
         ctx.inputs = args
-        if isinstance(out, tuple):
+        if type(out) is tuple:
             ctx.out_meta = tuple((o.shape, o.dtype) for o in out)
-            return tuple(Tensor._make(o, True, ctx, i) for i, o in enumerate(out))
+            return tuple(make(o, True, ctx, i) for i, o in enumerate(out))
         ctx.out_meta = None
-        return Tensor._make(out, True, ctx, 0)
+        return make(out, True, ctx, 0)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
@@ -110,10 +109,20 @@ class Function:
         raise NotImplementedError
 
 
-def _topological_order(root_ctx):
-    """Function nodes reachable from root_ctx, each after every node that consumes it."""
-    from grebe.tensor import Tensor
+_Tensor = None
 
+
+def _tensor_class():
+    global _Tensor
+    if _Tensor is None:
+        from grebe.tensor import Tensor
+        _Tensor = Tensor
+    return _Tensor
+
+
+def _topological_order(root_ctx):
+    """Function nodes reachable from root_ctx through inputs that need grad, each after every
+    node that consumes it."""
     order, visited = [], set()
     stack = [(root_ctx, False)]
     while stack:
@@ -125,17 +134,27 @@ def _topological_order(root_ctx):
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for inp in node.inputs:
-            if isinstance(inp, Tensor) and inp._ctx is not None and id(inp._ctx) not in visited:
-                stack.append((inp._ctx, False))
+        # needs_input_grad is True only for Tensor inputs, so no type checks are needed here.
+        for inp, need in zip(node.inputs, node.needs_input_grad):
+            if need:
+                c = inp._ctx
+                if c is not None and id(c) not in visited:
+                    stack.append((c, False))
     order.reverse()  # consumers first
     return order
 
 
+# A gradient array can become a leaf's .grad without a copy when nothing else refers to it:
+# referenced only by the op's result tuple, the loop variable and getrefcount's own argument.
+# Anything more (an op that returns the same array twice, or also keeps it in ctx, or passes
+# the upstream gradient through) means shared memory, and the gradient is copied as before.
+_getrefcount = getattr(sys, "getrefcount", None)
+_SOLE_OWNER_REFS = 3
+
+
 def backward(tensor, grad=None, retain_graph: bool = False) -> None:
     """Accumulates d(tensor)/d(leaf) * grad into every leaf's `.grad` that requires it."""
-    from grebe.tensor import Tensor
-
+    T = _tensor_class()
     if not tensor.requires_grad:
         raise RuntimeError("backward: the tensor does not require grad and has no graph "
                            "(was it computed under no_grad, or from inputs without "
@@ -144,9 +163,9 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
         if tensor.data.size != 1:
             raise RuntimeError("backward: grad can be implicitly created only for scalar "
                                f"outputs; received shape {tensor.shape}. Pass grad=...")
-        grad = np.ones_like(tensor.data)
+        grad = np.ones(tensor.data.shape, dtype=np.float32)
     else:
-        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=np.float32)
+        grad = np.asarray(grad.data if isinstance(grad, T) else grad, dtype=np.float32)
         if grad.shape != tensor.shape:
             raise ValueError(f"backward: grad must have the tensor's shape {tensor.shape}, "
                              f"received {grad.shape}")
@@ -156,44 +175,70 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
 
     pending = {id(tensor._ctx): [None] * _n_outputs(tensor._ctx)}
     pending[id(tensor._ctx)][tensor._out_index] = grad
-    with no_grad():
+    del grad
+    prev_mode = _state["grad_enabled"]
+    _state["grad_enabled"] = False
+    try:
         for node in _topological_order(tensor._ctx):
             grads = pending.pop(id(node), None)
             if grads is None:
                 continue
             if node.out_meta is None:
-                result = node.backward(node, grads[0] if grads[0] is not None
+                g0 = grads[0]
+                del grads
+                result = node.backward(node, g0 if g0 is not None
                                        else np.zeros((), np.float32))
+                del g0
             else:
                 full = [g if g is not None else np.zeros(shape, dtype)
                         for g, (shape, dtype) in zip(grads, node.out_meta)]
+                del grads
                 result = node.backward(node, *full)
-            if not isinstance(result, tuple):
+                del full
+            if type(result) is not tuple:
                 result = (result,)
-            for inp, g, need in zip(node.inputs, result, node.needs_input_grad):
-                if not need or g is None:
+            inputs, needs = node.inputs, node.needs_input_grad
+            g = None
+            for i in range(min(len(result), len(inputs))):
+                if not needs[i]:
                     continue
+                g = result[i]
+                if g is None:
+                    continue
+                inp = inputs[i]
                 if inp._ctx is None:
-                    _accumulate_leaf(inp, g)
+                    owned = _getrefcount is not None and _getrefcount(g) <= _SOLE_OWNER_REFS
+                    _accumulate_leaf(inp, g, owned)
                 else:
-                    slot = pending.setdefault(id(inp._ctx), [None] * _n_outputs(inp._ctx))
+                    slot = pending.get(id(inp._ctx))
+                    if slot is None:
+                        slot = pending[id(inp._ctx)] = [None] * _n_outputs(inp._ctx)
                     prev = slot[inp._out_index]
                     slot[inp._out_index] = g if prev is None else prev + g
+            del result, g
             if not retain_graph:
                 node.saved = ()
                 node.inputs = ()
                 node.needs_input_grad = ()
+    finally:
+        _state["grad_enabled"] = prev_mode
 
 
 def _n_outputs(ctx) -> int:
     return 1 if ctx.out_meta is None else len(ctx.out_meta)
 
 
-def _accumulate_leaf(t, g) -> None:
-    g = np.asarray(g, dtype=np.float32)
-    if g.shape != t.data.shape:
-        g = np.broadcast_to(g, t.data.shape)
+def _accumulate_leaf(t, g, owned: bool = False) -> None:
+    """t.grad += g; with `owned` (nothing else refers to g) a fresh float32 C-contiguous g of
+    t's shape becomes t.grad itself instead of a copy."""
     if t.grad is None:
+        if owned and type(g) is np.ndarray and g.base is None and g.dtype == np.float32 and \
+                g.shape == t.data.shape and g.flags.c_contiguous and g.flags.writeable:
+            t.grad = g
+            return
+        g = np.asarray(g, dtype=np.float32)
+        if g.shape != t.data.shape:
+            g = np.broadcast_to(g, t.data.shape)
         t.grad = np.array(g, dtype=np.float32, order="C", copy=True)
     else:
         t.grad += g

@@ -24,18 +24,18 @@ def _as_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        return np.ascontiguousarray(data, dtype=dtype)
+        return np.asarray(data, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
     a = np.asarray(data)
     if a.dtype.kind in "fc" or a.dtype == object:
         if a.dtype.kind == "c":
             raise TypeError(f"grebe.tensor: complex data is not supported (dtype {a.dtype})")
         try:
-            return np.ascontiguousarray(a, dtype=np.float32)
+            return np.asarray(a, dtype=np.float32, order="C")
         except (TypeError, ValueError) as e:
             raise TypeError(f"grebe.tensor: expected numeric data, received {type(data).__name__}"
                             f" that numpy cannot convert to float32 ({e})") from None
     if a.dtype.kind in "iub":
-        return np.ascontiguousarray(a)
+        return np.asarray(a, order="C")
     raise TypeError(f"grebe.tensor: expected numeric data, received dtype {a.dtype}")
 
 

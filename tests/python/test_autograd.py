@@ -91,3 +91,39 @@ def test_array_protocol_and_repr():
     t = grebe.tensor([[1.0, 2.0]], requires_grad=True)
     assert np.asarray(t).dtype == np.float32
     assert "requires_grad=True" in repr(t)
+
+
+def test_fresh_leaf_gradient_is_adopted_but_shared_ones_are_copied():
+    # Add passes dy through to both inputs: the two leaves must not share one .grad array.
+    a = grebe.tensor([1.0, 2.0], requires_grad=True)
+    b = grebe.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).backward(np.ones(2, np.float32))
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad += 1  # in-place on one leaf's grad leaves the other alone
+    np.testing.assert_array_equal(b.grad, [1, 1])
+    # The user's upstream array is never adopted.
+    up = np.ones(2, np.float32)
+    x = grebe.tensor([1.0, 2.0], requires_grad=True)
+    (x + 0.0).backward(up)
+    assert not np.shares_memory(x.grad, up)
+    # A gradient an op also keeps in its context is copied.
+    class _KeepsGrad(Function):
+        @staticmethod
+        def forward(ctx, v):
+            return v * 2
+
+        @staticmethod
+        def backward(ctx, dy):
+            ctx.kept = dy * 2
+            return ctx.kept
+
+    w = grebe.tensor([1.0, 1.0], requires_grad=True)
+    out = _KeepsGrad.apply(w)
+    out.backward(np.ones(2, np.float32))
+    ctx_grad = out._ctx.kept
+    assert not np.shares_memory(w.grad, ctx_grad)
+    # Second accumulation adds in place.
+    w2 = grebe.tensor([1.0, 1.0], requires_grad=True)
+    (w2 * 3.0).sum().backward()
+    (w2 * 3.0).sum().backward()
+    np.testing.assert_array_equal(w2.grad, [6, 6])

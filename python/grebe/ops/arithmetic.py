@@ -1,17 +1,18 @@
-"""Elementwise arithmetic with numpy broadcasting: add, subtract, multiply, divide, negative."""
+"""Elementwise arithmetic with numpy broadcasting: add, subtract, multiply, divide, negative,
+power. Gradients are summed back over broadcast axes (unbroadcast)."""
 from __future__ import annotations
 
 import numpy as np
 
 from grebe.autograd import Function, unbroadcast
+from grebe.ops._util import as_input, broadcast_error
 from grebe.tensor import Tensor
 
+_f32 = np.float32
 
-def _arr(x):
-    """A Tensor stays a Tensor; anything else becomes a float32 array (a constant)."""
-    if isinstance(x, Tensor):
-        return x
-    return np.asarray(x, dtype=np.float32)
+
+def _f32_out(y):
+    return y if y.dtype == _f32 else y.astype(_f32)
 
 
 class Add(Function):
@@ -19,8 +20,12 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save(np.shape(a), np.shape(b))
-        return np.add(a, b, dtype=np.float32)
+        try:
+            y = np.add(a, b)
+        except ValueError:
+            raise broadcast_error("add", a, b) from None
+        ctx.save(a.shape, b.shape)
+        return _f32_out(y)
 
     @staticmethod
     def backward(ctx, dy):
@@ -33,13 +38,18 @@ class Subtract(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save(np.shape(a), np.shape(b))
-        return np.subtract(a, b, dtype=np.float32)
+        try:
+            y = np.subtract(a, b)
+        except ValueError:
+            raise broadcast_error("subtract", a, b) from None
+        ctx.save(a.shape, b.shape)
+        return _f32_out(y)
 
     @staticmethod
     def backward(ctx, dy):
         sa, sb = ctx.saved
-        return unbroadcast(dy, sa), unbroadcast(-dy, sb)
+        db = unbroadcast(-dy, sb) if ctx.needs_input_grad[1] else None
+        return unbroadcast(dy, sa), db
 
 
 class Multiply(Function):
@@ -47,14 +57,18 @@ class Multiply(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        try:
+            y = np.multiply(a, b)
+        except ValueError:
+            raise broadcast_error("multiply", a, b) from None
         ctx.save(a, b)
-        return np.multiply(a, b, dtype=np.float32)
+        return _f32_out(y)
 
     @staticmethod
     def backward(ctx, dy):
         a, b = ctx.saved
-        da = unbroadcast(dy * b, np.shape(a)) if ctx.needs_input_grad[0] else None
-        db = unbroadcast(dy * a, np.shape(b)) if ctx.needs_input_grad[1] else None
+        da = unbroadcast(dy * b, a.shape) if ctx.needs_input_grad[0] else None
+        db = unbroadcast(dy * a, b.shape) if ctx.needs_input_grad[1] else None
         return da, db
 
 
@@ -63,14 +77,19 @@ class Divide(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        try:
+            y = np.divide(a, b)
+        except ValueError:
+            raise broadcast_error("divide", a, b) from None
         ctx.save(a, b)
-        return np.divide(a, b, dtype=np.float32)
+        return _f32_out(y)
 
     @staticmethod
     def backward(ctx, dy):
         a, b = ctx.saved
-        da = unbroadcast(dy / b, np.shape(a)) if ctx.needs_input_grad[0] else None
-        db = unbroadcast(-dy * a / (b * b), np.shape(b)) if ctx.needs_input_grad[1] else None
+        q = dy / b
+        da = unbroadcast(q, a.shape) if ctx.needs_input_grad[0] else None
+        db = unbroadcast(-q * a / b, b.shape) if ctx.needs_input_grad[1] else None
         return da, db
 
 
@@ -79,28 +98,88 @@ class Negative(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.negative(x)
+        return _f32_out(np.negative(x))
 
     @staticmethod
     def backward(ctx, dy):
         return -dy
 
 
+class PowScalar(Function):
+    """x (...), p (a Python float) -> x ** p."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save(x, p)
+        if p == 2.0:
+            return _f32_out(np.square(x))
+        return _f32_out(np.power(x, _f32(p)))
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, p = ctx.saved
+        if p == 0.0:
+            return np.zeros_like(dy)
+        if p == 2.0:
+            return (dy + dy) * x
+        return dy * (_f32(p) * np.power(x, _f32(p - 1.0)))
+
+
+class Power(Function):
+    """a (...), b (...) -> a ** b (broadcast shape). As PyTorch: d/db is 0 where a == 0 and
+    b >= 0 (instead of 0 * log 0), and d/da is 0 where b == 0."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            y = _f32_out(np.power(a, b))
+        except ValueError:
+            raise broadcast_error("power", a, b) from None
+        ctx.save(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, b, y = ctx.saved
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = np.where(b == 0, _f32(0), b * np.power(a, b - _f32(1)))
+            da = unbroadcast(dy * g, a.shape)
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = np.where((a == 0) & (b >= 0), _f32(0), y * np.log(a))
+            db = unbroadcast(dy * g, b.shape)
+        return da, db
+
+
 def add(a, b) -> Tensor:
-    return Add.apply(_arr(a), _arr(b))
+    """a + b with broadcasting."""
+    return Add.apply(as_input(a), as_input(b))
 
 
 def subtract(a, b) -> Tensor:
-    return Subtract.apply(_arr(a), _arr(b))
+    """a - b with broadcasting."""
+    return Subtract.apply(as_input(a), as_input(b))
 
 
 def multiply(a, b) -> Tensor:
-    return Multiply.apply(_arr(a), _arr(b))
+    """a * b with broadcasting."""
+    return Multiply.apply(as_input(a), as_input(b))
 
 
 def divide(a, b) -> Tensor:
-    return Divide.apply(_arr(a), _arr(b))
+    """a / b with broadcasting."""
+    return Divide.apply(as_input(a), as_input(b))
 
 
 def negative(x) -> Tensor:
-    return Negative.apply(_arr(x))
+    """-x."""
+    return Negative.apply(as_input(x))
+
+
+def power(a, b) -> Tensor:
+    """a ** b with broadcasting; a constant scalar exponent takes a faster path."""
+    if not isinstance(b, (Tensor, np.ndarray)) and np.ndim(b) == 0:
+        return PowScalar.apply(as_input(a), float(b))
+    return Power.apply(as_input(a), as_input(b))
