@@ -1,0 +1,246 @@
+// optim.cpp — fused optimizer updates: one pass over each parameter tensor, no temporaries.
+// The formulas are Keras 3's (see optim.h). Elementwise work is split into fixed chunks that
+// threads share out; each element's result depends only on its own inputs, so any thread count
+// gives the same bits. Loops with a square root use SSE (the x86-64 baseline) explicitly,
+// because -fmath-errno keeps the compiler from vectorizing std::sqrt; sqrtps/divps round like
+// their scalar forms, so vector body and scalar tail agree bit for bit.
+#include "kernels/optim.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/runtime.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace grebe {
+namespace {
+
+constexpr int64_t kChunk = 16384;
+
+// Calls body(begin, end) over [0, n): serially when the work is small, else over fixed chunks
+// shared by the threads. Chunks never overlap, so no two threads write the same element.
+template <class Body>
+void for_chunks(int64_t n, int64_t ops_per_elem, Body body) {
+    const int nt = threads_for(n * ops_per_elem);
+    if (nt <= 1) {
+        body(int64_t(0), n);
+        return;
+    }
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t c = 0; c < chunks; c++) body(c * kChunk, std::min(n, (c + 1) * kChunk));
+}
+
+inline float prep_grad(float g, const GradPrep& p) {
+    g = g * p.gscale;
+    if (p.clip > 0.0f) g = std::min(std::max(g, -p.clip), p.clip);
+    return g;
+}
+
+inline float decay(float w, float lr, const GradPrep& p) { return w - (w * p.wd) * lr; }
+
+#if defined(__SSE2__)
+inline __m128 prep_grad4(__m128 g, const GradPrep& p) {
+    g = _mm_mul_ps(g, _mm_set1_ps(p.gscale));
+    if (p.clip > 0.0f)
+        g = _mm_min_ps(_mm_max_ps(g, _mm_set1_ps(-p.clip)), _mm_set1_ps(p.clip));
+    return g;
+}
+inline __m128 decay4(__m128 w, float lr, const GradPrep& p) {
+    return _mm_sub_ps(w, _mm_mul_ps(_mm_mul_ps(w, _mm_set1_ps(p.wd)), _mm_set1_ps(lr)));
+}
+#endif
+
+}  // namespace
+
+// w (n) -= lr * g.
+void sgd_update(float* w, const float* g, int64_t n, float lr, GradPrep prep) {
+    const bool plain = prep.gscale == 1.0f && prep.clip <= 0.0f && prep.wd == 0.0f;
+    for_chunks(n, 2, [=](int64_t b, int64_t e) {
+        float* __restrict wp = w;
+        const float* __restrict gp = g;
+        if (plain) {
+            for (int64_t i = b; i < e; i++) wp[i] = wp[i] - gp[i] * lr;
+        } else {
+            for (int64_t i = b; i < e; i++)
+                wp[i] = decay(wp[i], lr, prep) - prep_grad(gp[i], prep) * lr;
+        }
+    });
+}
+
+// m (n) = momentum * m - lr * g; w += m (or the Nesterov form).
+void sgd_momentum_update(float* w, float* m, const float* g, int64_t n, float lr,
+                         float momentum, bool nesterov, GradPrep prep) {
+    for_chunks(n, 4, [=](int64_t b, int64_t e) {
+        float* __restrict wp = w;
+        float* __restrict mp = m;
+        const float* __restrict gp = g;
+        for (int64_t i = b; i < e; i++) {
+            const float gi = prep_grad(gp[i], prep);
+            const float wi = decay(wp[i], lr, prep);
+            const float mi = mp[i] * momentum - gi * lr;
+            mp[i] = mi;
+            wp[i] = nesterov ? wi + (mi * momentum - gi * lr) : wi + mi;
+        }
+    });
+}
+
+// Adam / AdamW / AMSGrad, Keras 3 form (see optim.h).
+void adam_update(float* w, float* m, float* v, float* vhat, const float* g, int64_t n,
+                 float lr, float alpha, float beta1, float beta2, float eps, GradPrep prep) {
+    const float c1 = 1.0f - beta1, c2 = 1.0f - beta2;
+    for_chunks(n, 8, [=](int64_t b, int64_t e) {
+        float* __restrict wp = w;
+        float* __restrict mp = m;
+        float* __restrict vp = v;
+        float* __restrict hp = vhat;
+        const float* __restrict gp = g;
+        int64_t i = b;
+#if defined(__SSE2__)
+        const __m128 c1v = _mm_set1_ps(c1), c2v = _mm_set1_ps(c2);
+        const __m128 av = _mm_set1_ps(alpha), ev = _mm_set1_ps(eps);
+        for (; i + 4 <= e; i += 4) {
+            const __m128 gi = prep_grad4(_mm_loadu_ps(gp + i), prep);
+            const __m128 wi = decay4(_mm_loadu_ps(wp + i), lr, prep);
+            __m128 mi = _mm_loadu_ps(mp + i), vi = _mm_loadu_ps(vp + i);
+            mi = _mm_add_ps(mi, _mm_mul_ps(_mm_sub_ps(gi, mi), c1v));
+            vi = _mm_add_ps(vi, _mm_mul_ps(_mm_sub_ps(_mm_mul_ps(gi, gi), vi), c2v));
+            _mm_storeu_ps(mp + i, mi);
+            _mm_storeu_ps(vp + i, vi);
+            if (hp) {
+                vi = _mm_max_ps(_mm_loadu_ps(hp + i), vi);
+                _mm_storeu_ps(hp + i, vi);
+            }
+            const __m128 step = _mm_div_ps(_mm_mul_ps(mi, av), _mm_add_ps(_mm_sqrt_ps(vi), ev));
+            _mm_storeu_ps(wp + i, _mm_sub_ps(wi, step));
+        }
+#endif
+        for (; i < e; i++) {
+            const float gi = prep_grad(gp[i], prep);
+            const float wi = decay(wp[i], lr, prep);
+            const float mi = mp[i] + (gi - mp[i]) * c1;
+            float vi = vp[i] + (gi * gi - vp[i]) * c2;
+            mp[i] = mi;
+            vp[i] = vi;
+            if (hp) {
+                vi = std::max(hp[i], vi);
+                hp[i] = vi;
+            }
+            wp[i] = wi - (mi * alpha) / (std::sqrt(vi) + eps);
+        }
+    });
+}
+
+// RMSprop, Keras 3 form: the epsilon sits inside the square root.
+void rmsprop_update(float* w, float* v, float* mom, float* avg, const float* g, int64_t n,
+                    float lr, float rho, float momentum, float eps, GradPrep prep) {
+    const float c = 1.0f - rho;
+    for_chunks(n, 8, [=](int64_t b, int64_t e) {
+        float* __restrict wp = w;
+        float* __restrict vp = v;
+        float* __restrict mp = mom;
+        float* __restrict ap = avg;
+        const float* __restrict gp = g;
+        int64_t i = b;
+#if defined(__SSE2__)
+        const __m128 rv = _mm_set1_ps(rho), cv = _mm_set1_ps(c), ev = _mm_set1_ps(eps);
+        const __m128 lv = _mm_set1_ps(lr), mv = _mm_set1_ps(momentum);
+        for (; i + 4 <= e; i += 4) {
+            const __m128 gi = prep_grad4(_mm_loadu_ps(gp + i), prep);
+            const __m128 wi = decay4(_mm_loadu_ps(wp + i), lr, prep);
+            const __m128 vi = _mm_add_ps(_mm_mul_ps(rv, _mm_loadu_ps(vp + i)),
+                                         _mm_mul_ps(cv, _mm_mul_ps(gi, gi)));
+            _mm_storeu_ps(vp + i, vi);
+            __m128 den;
+            if (ap) {
+                const __m128 ai = _mm_add_ps(_mm_mul_ps(rv, _mm_loadu_ps(ap + i)),
+                                             _mm_mul_ps(cv, gi));
+                _mm_storeu_ps(ap + i, ai);
+                den = _mm_add_ps(_mm_sub_ps(vi, _mm_mul_ps(ai, ai)), ev);
+            } else {
+                den = _mm_add_ps(vi, ev);
+            }
+            __m128 inc = _mm_div_ps(_mm_mul_ps(lv, gi), _mm_sqrt_ps(den));
+            if (mp) {
+                inc = _mm_add_ps(_mm_mul_ps(mv, _mm_loadu_ps(mp + i)), inc);
+                _mm_storeu_ps(mp + i, inc);
+            }
+            _mm_storeu_ps(wp + i, _mm_sub_ps(wi, inc));
+        }
+#endif
+        for (; i < e; i++) {
+            const float gi = prep_grad(gp[i], prep);
+            const float wi = decay(wp[i], lr, prep);
+            const float vi = rho * vp[i] + c * (gi * gi);
+            vp[i] = vi;
+            float den;
+            if (ap) {
+                const float ai = rho * ap[i] + c * gi;
+                ap[i] = ai;
+                den = (vi - ai * ai) + eps;
+            } else {
+                den = vi + eps;
+            }
+            float inc = (lr * gi) / std::sqrt(den);
+            if (mp) {
+                inc = momentum * mp[i] + inc;
+                mp[i] = inc;
+            }
+            wp[i] = wi - inc;
+        }
+    });
+}
+
+// Adagrad, Keras 3 form: w -= lr * g / sqrt(acc + eps).
+void adagrad_update(float* w, float* acc, const float* g, int64_t n, float lr, float eps,
+                    GradPrep prep) {
+    for_chunks(n, 6, [=](int64_t b, int64_t e) {
+        float* __restrict wp = w;
+        float* __restrict cp = acc;
+        const float* __restrict gp = g;
+        int64_t i = b;
+#if defined(__SSE2__)
+        const __m128 lv = _mm_set1_ps(lr), ev = _mm_set1_ps(eps);
+        for (; i + 4 <= e; i += 4) {
+            const __m128 gi = prep_grad4(_mm_loadu_ps(gp + i), prep);
+            const __m128 wi = decay4(_mm_loadu_ps(wp + i), lr, prep);
+            const __m128 ci = _mm_add_ps(_mm_loadu_ps(cp + i), _mm_mul_ps(gi, gi));
+            _mm_storeu_ps(cp + i, ci);
+            const __m128 step = _mm_div_ps(_mm_mul_ps(lv, gi), _mm_sqrt_ps(_mm_add_ps(ci, ev)));
+            _mm_storeu_ps(wp + i, _mm_sub_ps(wi, step));
+        }
+#endif
+        for (; i < e; i++) {
+            const float gi = prep_grad(gp[i], prep);
+            const float wi = decay(wp[i], lr, prep);
+            const float ci = cp[i] + gi * gi;
+            cp[i] = ci;
+            wp[i] = wi - (lr * gi) / std::sqrt(ci + eps);
+        }
+    });
+}
+
+// sum(x*x), double accumulation over fixed chunks added in chunk order.
+double sum_squares(const float* x, int64_t n) {
+    constexpr int64_t kSumChunk = 4096;
+    const int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
+    if (chunks == 0) return 0.0;
+    double* partial = new double[chunks];
+    // Each chunk's partial sum has one writer; the chunk partials are added in order below.
+    #pragma omp parallel for if (threads_for(n) > 1) num_threads(threads_for(n)) schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t b = c * kSumChunk, e = std::min(n, b + kSumChunk);
+        double s = 0.0;
+        for (int64_t i = b; i < e; i++) s += static_cast<double>(x[i]) * x[i];
+        partial[c] = s;
+    }
+    double total = 0.0;
+    for (int64_t c = 0; c < chunks; c++) total += partial[c];
+    delete[] partial;
+    return total;
+}
+
+}  // namespace grebe
