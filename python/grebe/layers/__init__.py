@@ -1,2 +1,30 @@
 """Keras-style layers. Each module holds one family; this package re-exports them."""
 from grebe.layers.layer import Layer  # noqa: F401
+from grebe.layers.core import Activation, Dense, Identity  # noqa: F401
+from grebe.layers.preprocessing import RandomFlip, RandomTranslation, Rescaling  # noqa: F401
+from grebe.layers.conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
+from grebe.layers.merging import (  # noqa: F401
+    Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
+    add, average, concatenate, maximum, minimum, multiply, subtract)
+from grebe.layers.pooling import (  # noqa: F401
+    AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D,
+    GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D,
+    GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
+from grebe.layers.reshaping import (  # noqa: F401
+    Cropping1D, Cropping2D, Flatten, Reshape, ZeroPadding1D, ZeroPadding2D)
+from grebe.layers.regularization import (  # noqa: F401
+    Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D)
+from grebe.layers.normalization import BatchNormalization, LayerNormalization  # noqa: F401
+from grebe.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed  # noqa: F401
+from grebe.layers.embedding import Embedding, Masking  # noqa: F401
+from grebe.layers.serialization import (  # noqa: F401
+    deserialize, register_serializable, serialize)
+
+
+def __getattr__(name):
+    # Input and InputLayer live in grebe.models.functional, which imports this package.
+    if name in ("Input", "InputLayer"):
+        from grebe.models import functional
+
+        return getattr(functional, name)
+    raise AttributeError(f"module 'grebe.layers' has no attribute '{name}'")

@@ -25,7 +25,7 @@ _name_counts: dict = {}
 
 def _snake(name: str) -> str:
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # Keras: Conv2D -> conv2d
 
 
 def unique_name(base: str) -> str:
@@ -39,12 +39,20 @@ def reset_names() -> None:
     _name_counts.clear()
 
 
-# Set by grebe.models.functional: called when a layer is called on a symbolic KerasTensor.
+# Set by grebe.models.graph: called when a layer is called on a symbolic KerasTensor.
 symbolic_call_hook = None
 
 
 def is_symbolic(x) -> bool:
     return getattr(x, "_grebe_symbolic", False)
+
+
+def _first_node(layer, what: str):
+    nodes = layer.__dict__.get("_inbound_nodes")
+    if not nodes:
+        raise AttributeError(f"Layer '{layer.name}' has never been called on symbolic inputs "
+                             f"(grebe.Input), so it has no defined {what}")
+    return nodes[0]
 
 
 class Layer:
@@ -266,6 +274,18 @@ class Layer:
         if isinstance(out, Tensor) and (self.supports_masking or mask is not None):
             out._keras_mask = self.compute_mask(inputs, mask)
         return out
+
+    # ---- functional API: grebe.models.graph records each symbolic call as a node ----------
+    @property
+    def input(self):
+        """The symbolic input of this layer's first symbolic call (as in Keras)."""
+        return _first_node(self, "input").call_inputs
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first symbolic call (as in Keras)."""
+        node = _first_node(self, "output")
+        return node.outputs[0] if node.output_structure is None else list(node.outputs)
 
     # ---- config ------------------------------------------------------------------------------
     def get_config(self) -> dict:

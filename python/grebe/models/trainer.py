@@ -1,0 +1,504 @@
+"""compile / fit / evaluate / predict and the *_on_batch methods (a mixin of Model).
+
+The training step is the PyTorch recipe under Keras's API: forward with training=True, the
+compiled loss plus regularization, backward, `optimizer.apply(grads, weights)`. The list of
+weights to update is gathered once per fit (Keras: "trainable variables are determined at
+compile() time"); metrics update on the numpy outputs, outside the graph.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from grebe import autograd
+from grebe.models import data_adapter, tree
+from grebe.models.compile_utils import CompileLoss, CompileMetrics, MeanTracker
+
+if TYPE_CHECKING:
+    from grebe.callbacks import History
+
+
+def _verbose(v) -> int:
+    if v == "auto":
+        return 1
+    if v not in (0, 1, 2, True, False):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received verbose={v!r}")
+    return int(v)
+
+
+def _to_numpy(out):
+    return out.data if hasattr(out, "data") and not isinstance(out, np.ndarray) else \
+        np.asarray(out)
+
+
+class Trainer:
+    """Keras's training API; the model it mixes into provides __call__ and the weights."""
+
+    def _init_trainer(self) -> None:
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self._compile_loss = None
+        self._compile_metrics = None
+        self._loss_tracker = None
+        self._compile_config = None
+        self._compile_ready = False
+        self._train_weights = None
+        self._has_regularizers = None
+        self.stop_training = False
+        self.stop_evaluating = False
+        self.stop_predicting = False
+        self.history = None
+
+    # ---- compile -------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True) -> None:
+        """Sets the optimizer, the loss (a name, Loss, function, or one per output as a list
+        or dict) and the metrics (names such as 'accuracy', Metric objects, functions)."""
+        from grebe import optimizers
+
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        self._compile_loss = None if loss is None else CompileLoss(loss, loss_weights)
+        self._compile_metrics = None if metrics is None and weighted_metrics is None else \
+            CompileMetrics(metrics, weighted_metrics)
+        self._loss_tracker = MeanTracker("loss")
+        self._compile_config = {"optimizer": self.optimizer, "loss": loss,
+                                "loss_weights": loss_weights, "metrics": metrics,
+                                "weighted_metrics": weighted_metrics}
+        self._compile_ready = False
+        self._train_weights = None
+        self.run_eagerly = run_eagerly
+        self.jit_compile = jit_compile
+        self.steps_per_execution = steps_per_execution
+        self.stop_training = False
+        self.compiled = True
+
+    def get_compile_config(self) -> dict | None:
+        """The compile() arguments (objects, not yet serialized), or None before compile."""
+        if not self.compiled:
+            return None
+        return {k: v for k, v in self._compile_config.items() if v is not None}
+
+    def compile_from_config(self, config: dict) -> None:
+        self.compile(**config)
+
+    def _assert_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"{type(self).__name__} '{self.name}': call compile(optimizer, "
+                               f"loss, ...) before {what}()")
+
+    # ---- losses and metrics ----------------------------------------------------------------
+    def _output_names_for(self, flat_pred: list, y_pred) -> list:
+        if isinstance(y_pred, dict):
+            return sorted(y_pred)
+        names = None
+        try:
+            names = list(self.output_names)
+        except (AttributeError, ValueError):
+            names = None
+        if names and len(names) == len(flat_pred) and len(set(names)) == len(names):
+            return names
+        if len(flat_pred) == 1:
+            return names[:1] if names else ["output"]
+        return [f"output_{i + 1}" for i in range(len(flat_pred))]
+
+    def _flat_per_output(self, value, names: list, what: str, broadcast: bool) -> list:
+        n = len(names)
+        if value is None:
+            return [None] * n
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in names]
+            if unknown:
+                raise ValueError(f"{what} has keys {unknown} that are not outputs of "
+                                 f"'{self.name}': {names}")
+            return [value.get(k) for k in names]
+        if isinstance(value, (list, tuple)):
+            if len(value) != n:
+                raise ValueError(f"{what}: the model '{self.name}' has {n} output(s) {names} "
+                                 f"but {len(value)} arrays were given")
+            return list(value)
+        if n == 1 or broadcast:
+            return [value] * n
+        raise ValueError(f"{what}: the model '{self.name}' has {n} outputs {names}; give a "
+                         f"list or a dict of {n} arrays")
+
+    def _prepare_compiled(self, y, y_pred, flat_pred) -> None:
+        names = self._output_names_for(flat_pred, y_pred)
+        self._compiled_output_names = names
+        y_flat = self._flat_per_output(y, names, "y", broadcast=False)
+        loss_fns = None
+        if self._compile_loss is not None:
+            self._compile_loss.build(names)
+            loss_fns = self._compile_loss.fns
+        if self._compile_metrics is not None:
+            self._compile_metrics.build(names, y_flat, [_to_numpy(p) for p in flat_pred],
+                                        loss_fns)
+        self._compile_ready = True
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss over all outputs plus the layers' regularization (a Tensor)."""
+        flat_pred = tree.flatten(y_pred)
+        if not self._compile_ready:
+            self._prepare_compiled(y, y_pred, flat_pred)
+        names = self._compiled_output_names
+        total = None
+        if self._compile_loss is not None:
+            total = self._compile_loss(
+                self._flat_per_output(y, names, "y", broadcast=False), flat_pred,
+                self._flat_per_output(sample_weight, names, "sample_weight", broadcast=True))
+        if self._has_regularizers is None:
+            self._has_regularizers = bool(self.losses)
+        if self._has_regularizers:
+            for extra in self.losses:
+                total = extra if total is None else total + extra
+        if total is None:
+            raise ValueError(f"'{self.name}': no loss to compute; give compile() a loss")
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> None:
+        if self._compile_metrics is None:
+            return
+        names = self._compiled_output_names
+        self._compile_metrics.update_state(
+            self._flat_per_output(y, names, "y", broadcast=False),
+            [_to_numpy(p) for p in tree.flatten(y_pred)],
+            self._flat_per_output(sample_weight, names, "sample_weight", broadcast=True))
+
+    @property
+    def metrics(self) -> list:
+        out = []
+        if self._loss_tracker is not None:
+            out.append(self._loss_tracker)
+        if self._compile_loss is not None:
+            out += [t for t in self._compile_loss.trackers if t is not None]
+        if self._compile_metrics is not None:
+            out += [m for _, m, _, _ in self._compile_metrics.entries]
+        return out
+
+    @property
+    def metrics_names(self) -> list:
+        return self._ordered_names(self.get_metrics_result())
+
+    def reset_metrics(self) -> None:
+        if self._loss_tracker is not None:
+            self._loss_tracker.reset_state()
+        if self._compile_loss is not None:
+            self._compile_loss.reset_state()
+        if self._compile_metrics is not None:
+            self._compile_metrics.reset_state()
+
+    def get_metrics_result(self) -> dict:
+        """{'loss': ..., metric: ...} over the batches seen since the last reset, sorted by
+        name (Keras 3's log order)."""
+        out = {}
+        if self._loss_tracker is not None and self._loss_tracker.count:
+            out["loss"] = self._loss_tracker.result()
+        if self._compile_loss is not None:
+            for t in self._compile_loss.trackers:
+                if t is not None and t.count:
+                    out[t.name] = t.result()
+        if self._compile_metrics is not None and self._compile_metrics.built:
+            out.update(self._compile_metrics.result())
+        return dict(sorted(out.items()))
+
+    def _ordered_names(self, logs: dict) -> list:
+        """Keras's order for evaluate()'s list: the loss, each output's loss, the compiled
+        metrics as given, then anything else by name."""
+        first = ["loss"]
+        if self._compile_loss is not None:
+            first += [t.name for t in self._compile_loss.trackers if t is not None]
+        if self._compile_metrics is not None:
+            first += self._compile_metrics.names
+        names = [k for k in first if k in logs]
+        return names + sorted(k for k in logs if k not in names)
+
+    def _flatten_logs(self, logs: dict):
+        values = [logs[k] for k in self._ordered_names(logs)]
+        return values[0] if len(values) == 1 else values
+
+    # ---- steps ---------------------------------------------------------------------------
+    def _gather_train_weights(self) -> list:
+        return [w for w in self.trainable_weights if w.requires_grad]
+
+    def train_step(self, data):
+        """One optimizer step on a batch (x, y, sample_weight); returns None (the running
+        metrics are read by the loop only when needed) or, in overrides, a logs dict."""
+        x, y, sw = data
+        with autograd.enable_grad():
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sw, training=True)
+        weights = self._train_weights
+        if weights is None:
+            weights = self._train_weights = self._gather_train_weights()
+        for w in weights:
+            w.grad = None
+        if loss.requires_grad:
+            loss.backward()
+        grads = [w.grad for w in weights]
+        # The optimizer skips None gradients (weights the loss does not depend on).
+        if weights and any(g is not None for g in grads):
+            self.optimizer.apply(grads, weights)
+            opt_weights = getattr(self.optimizer, "_weights", None)
+            if opt_weights is not weights and opt_weights is not None and \
+                    len(opt_weights) == len(weights) and \
+                    all(a is b for a, b in zip(opt_weights, weights)):
+                # Hand the optimizer its own list back: it then skips a per-step lookup.
+                self._train_weights = opt_weights
+        self._loss_tracker.update_state(float(loss.data), _batch_len(x))
+        self.compute_metrics(x, y, y_pred, sw)
+        return None
+
+    def test_step(self, data):
+        x, y, sw = data
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sw, training=False)
+        self._loss_tracker.update_state(float(loss.data), _batch_len(x))
+        self.compute_metrics(x, y, y_pred, sw)
+        return None
+
+    def predict_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        return self(x, training=False)
+
+    def _logs_from(self, out) -> dict:
+        if isinstance(out, dict):
+            return {k: _float(v) for k, v in out.items()}
+        return self.get_metrics_result()
+
+    # ---- fit -----------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1) -> History:
+        """Trains for `epochs` epochs; returns a History (history.history['loss'], ...).
+
+        x, y: arrays (a list/dict of arrays for several inputs/outputs), or x alone as a
+        generator / iterable of (x, y[, sample_weight]) batches (a grebe.data loader, a torch
+        DataLoader, a Keras PyDataset). validation_split takes the last fraction of the
+        arrays, before shuffling; each epoch is shuffled from grebe.random.generator()."""
+        from grebe.callbacks import CallbackList
+
+        self._assert_compiled("fit")
+        verbose = _verbose(verbose)
+        if validation_split and validation_data is None:
+            if not data_adapter.is_arrays(x):
+                raise ValueError("fit: validation_split is supported for arrays only; pass "
+                                 "validation_data for generators and datasets")
+            x, y, sample_weight = (data_adapter.standardize(v) for v in (x, y, sample_weight))
+            (x, y, sample_weight), validation_data = data_adapter.split_validation(
+                x, y, sample_weight, validation_split)
+        train = data_adapter.make_adapter(x, y, sample_weight, batch_size, shuffle,
+                                          class_weight, "fit")
+        val = None
+        if validation_data is not None:
+            if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3) \
+                    and data_adapter.is_arrays(validation_data[0]):
+                vx, vy, vsw = data_adapter.unpack(tuple(validation_data))
+                val = data_adapter.make_adapter(vx, vy, vsw, validation_batch_size or
+                                                batch_size, False, None, "fit (validation)")
+            else:
+                val = data_adapter.make_adapter(validation_data, what="fit (validation)")
+        self._build_from_adapter(train)
+        epochs_it = data_adapter.EpochIterator(train, steps_per_epoch)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                           verbose=verbose, epochs=epochs, steps=epochs_it.num_steps)
+        self._fit_validates = val is not None
+        self.stop_training = False
+        self._train_weights = None
+        self._has_regularizers = None
+        cbs.on_train_begin()
+        training_logs = None
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            out, steps = None, 0
+            hooks = cbs.train_batch_hooks
+            for step, batch in epochs_it:
+                if hooks:
+                    cbs.on_train_batch_begin(step)
+                out = self.train_step(batch)
+                steps += 1
+                if hooks:
+                    cbs.on_train_batch_end(step, self._logs_from(out))
+                if self.stop_training:
+                    break
+            if steps == 0 and epoch == initial_epoch:
+                raise ValueError("fit: the training data gave no batches (is it empty, or an "
+                                 "exhausted generator?)")
+            epoch_logs = self._logs_from(out)
+            if val is not None and _should_eval(epoch, validation_freq):
+                val_logs = self._evaluate_loop(val, validation_steps, cbs)
+                if not val_logs:
+                    warnings.warn("fit: validation_data gave no batches this epoch (a Python "
+                                  "generator can be read only once: pass arrays or a "
+                                  "re-iterable dataset)", stacklevel=2)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            training_logs = epoch_logs
+            if self.stop_training or epochs_it.exhausted:
+                break
+        cbs.on_train_end(training_logs)
+        return cbs.history
+
+    def _build_from_adapter(self, adapter) -> None:
+        """Builds an unbuilt model on one sample before training starts (so that callbacks
+        see its weights in on_train_begin); iterables build on their first batch."""
+        if self.built or not isinstance(adapter, data_adapter.ArrayAdapter):
+            return
+        with autograd.no_grad():
+            self(tree.map_structure(lambda a: a[:1], adapter.x), training=False)
+
+    # ---- evaluate ------------------------------------------------------------------------
+    def _evaluate_loop(self, adapter, steps, cbs) -> dict:
+        self.reset_metrics()
+        self.stop_evaluating = False
+        cbs.on_test_begin()
+        hooks = cbs.test_batch_hooks
+        out = None
+        with autograd.no_grad():
+            for step, batch in data_adapter.EpochIterator(adapter, steps):
+                if hooks:
+                    cbs.on_test_batch_begin(step)
+                out = self.test_step(batch)
+                if hooks:
+                    cbs.on_test_batch_end(step, self._logs_from(out))
+                if self.stop_evaluating:
+                    break
+        logs = self._logs_from(out)
+        cbs.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False,
+                 **kwargs) -> float | list | dict:
+        """The loss (a float), [loss, *metrics] when there are metrics, or a dict."""
+        from grebe.callbacks import CallbackList
+
+        if kwargs:
+            raise TypeError(f"evaluate: unrecognized arguments {sorted(kwargs)}")
+        self._assert_compiled("evaluate")
+        verbose = _verbose(verbose)
+        adapter = data_adapter.make_adapter(x, y, sample_weight, batch_size, False, None,
+                                            "evaluate")
+        epoch_steps = data_adapter.EpochIterator(adapter, steps).num_steps
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=epoch_steps)
+        logs = self._evaluate_loop(adapter, steps, cbs)
+        if not logs:
+            raise ValueError("evaluate: the data gave no batches")
+        return logs if return_dict else self._flatten_logs(logs)
+
+    # ---- predict -------------------------------------------------------------------------
+    def predict(self, x, batch_size=None, verbose="auto", steps=None,
+                callbacks=None) -> np.ndarray | list | dict:
+        """Outputs for `x` as numpy (a list/dict of arrays for several outputs); no graph is
+        recorded and layers run with training=False."""
+        from grebe.callbacks import CallbackList
+
+        verbose = _verbose(verbose)
+        adapter = data_adapter.make_adapter(x, None, None, batch_size, False, None, "predict")
+        it = data_adapter.EpochIterator(adapter, steps)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=it.num_steps)
+        self.stop_predicting = False
+        cbs.on_predict_begin()
+        hooks = cbs.predict_batch_hooks
+        known = isinstance(adapter, data_adapter.ArrayAdapter) and steps is None
+        buffers, chunks, structure, pos = None, None, None, 0
+        with autograd.no_grad():
+            for step, batch in it:
+                if hooks:
+                    cbs.on_predict_batch_begin(step)
+                out = self.predict_step(batch)
+                flat = [_to_numpy(o) for o in tree.flatten(out)]
+                if structure is None:
+                    structure = out
+                    if known:
+                        buffers = [np.empty((adapter.n,) + a.shape[1:], a.dtype) for a in flat]
+                    else:
+                        chunks = [[] for _ in flat]
+                if known:
+                    n = len(flat[0])
+                    for buf, a in zip(buffers, flat):
+                        buf[pos:pos + n] = a
+                    pos += n
+                else:
+                    for c, a in zip(chunks, flat):
+                        c.append(np.array(a, copy=True))
+                if hooks:
+                    cbs.on_predict_batch_end(step, {"outputs": out})
+                if self.stop_predicting:
+                    break
+        cbs.on_predict_end()
+        if structure is None:
+            raise ValueError("predict: the data gave no batches")
+        if known:
+            arrays = [b[:pos] for b in buffers]
+        else:
+            arrays = [np.concatenate(c, axis=0) for c in chunks]
+        if not tree.is_nested(structure):
+            return arrays[0]
+        return tree.pack_like(structure, iter(arrays))
+
+    # ---- single batches ------------------------------------------------------------------
+    def _batch_data(self, x, y, sample_weight, class_weight, what):
+        x, y, sw = (data_adapter.standardize(v) for v in (x, y, sample_weight))
+        data_adapter.num_samples(x, y, sw, what)
+        if class_weight is not None:
+            if sw is not None:
+                raise ValueError(f"{what}: give class_weight or sample_weight, not both")
+            sw = data_adapter.class_weight_to_sample_weight(y, class_weight, what)
+        return x, y, sw
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One optimizer step on one batch; returns that batch's loss (and metrics)."""
+        self._assert_compiled("train_on_batch")
+        data = self._batch_data(x, y, sample_weight, class_weight, "train_on_batch")
+        self._train_weights = None
+        self.reset_metrics()
+        logs = self._logs_from(self.train_step(data))
+        return logs if return_dict else self._flatten_logs(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._assert_compiled("test_on_batch")
+        data = self._batch_data(x, y, sample_weight, None, "test_on_batch")
+        self.reset_metrics()
+        with autograd.no_grad():
+            out = self.test_step(data)
+        logs = self._logs_from(out)
+        return logs if return_dict else self._flatten_logs(logs)
+
+    def predict_on_batch(self, x):
+        x = data_adapter.standardize(x)
+        with autograd.no_grad():
+            out = self.predict_step((x,))
+        if not tree.is_nested(out):
+            return np.array(_to_numpy(out), copy=True)
+        return tree.map_structure(lambda o: np.array(_to_numpy(o), copy=True), out)
+
+
+def _batch_len(x) -> int:
+    first = x if not tree.is_nested(x) else tree.flatten(x)[0]
+    return len(first)
+
+
+def _float(v):
+    try:
+        return float(np.asarray(getattr(v, "data", v)))
+    except (TypeError, ValueError):
+        return v
+
+
+def _should_eval(epoch: int, freq) -> bool:
+    epoch += 1
+    if isinstance(freq, int):
+        return epoch % freq == 0
+    if isinstance(freq, (list, tuple, set)):
+        return epoch in freq
+    raise ValueError(f"validation_freq must be an int or a list of epochs, received "
+                     f"validation_freq={freq!r}")
