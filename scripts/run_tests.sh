@@ -17,5 +17,6 @@ cmake -S . -B build/cpp-tests $GEN -DCMAKE_BUILD_TYPE=Release -DGREBE_BUILD_TEST
 cmake --build build/cpp-tests -j"$(nproc)"
 ctest --test-dir build/cpp-tests --output-on-failure -j"$(nproc)"
 echo "== Python tests =="
+# GREBE_NO_SKIP=1 turns any skipped test into a failure (see tests/python/conftest.py).
 # Run outside the source tree's python/ folder so `import grebe` finds the installed package.
-python -m pytest "$PWD/tests/python" -q -p no:cacheprovider --rootdir "$PWD" "$@"
+GREBE_NO_SKIP=1 python -m pytest "$PWD/tests/python" -q -p no:cacheprovider --rootdir "$PWD" "$@"
