@@ -1,8 +1,511 @@
-// pool.cpp — bindings of the pool kernels.
+// pool.cpp — bindings of the pooling kernels (kernels/pool.h) and the batch-normalization
+// kernels (kernels/batchnorm.h). Every shape, dtype and window is checked here; the kernels
+// trust them. The GIL is released around every kernel call.
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
 #include "bindings/common.h"
+#include "kernels/batchnorm.h"
+#include "kernels/pool.h"
 
 namespace grebe {
 
-void bind_pool(py::module_& m) {}
+namespace {
+
+using u8array = py::array_t<uint8_t, py::array::c_style>;
+using Pair = std::array<int64_t, 2>;
+
+std::string pair_str(const Pair& p) {
+    return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
+}
+
+bool parse_padding(const std::string& padding, const char* op) {
+    if (padding == "valid") return false;
+    if (padding == "same") return true;
+    throw py::value_error(std::string(op) + ": padding must be 'valid' or 'same', received '" +
+                          padding + "'");
+}
+
+// The checked pooling shape of input (N,H,W,C) for window `pool`, `strides`, `padding`.
+Pool2dShape pool_shape(const char* op, const std::array<int64_t, 4>& x, const Pair& pool,
+                       const Pair& strides, const std::string& padding) {
+    const bool same = parse_padding(padding, op);
+    for (int i = 0; i < 4; i++)
+        if (x[i] < 0)
+            throw py::value_error(std::string(op) + ": x_shape must be non-negative, received (" +
+                                  std::to_string(x[0]) + ", " + std::to_string(x[1]) + ", " +
+                                  std::to_string(x[2]) + ", " + std::to_string(x[3]) + ")");
+    for (int i = 0; i < 2; i++) {
+        if (pool[i] < 1 || pool[i] > (int64_t(1) << 24))
+            throw py::value_error(std::string(op) + ": pool_size must be positive, received " +
+                                  pair_str(pool));
+        if (strides[i] < 1 || strides[i] > (int64_t(1) << 24))
+            throw py::value_error(std::string(op) + ": strides must be positive, received " +
+                                  pair_str(strides));
+    }
+    Pool2dShape s = pool2d_shape(x[0], x[1], x[2], x[3], pool[0], pool[1], strides[0],
+                                 strides[1], same);
+    if (!same && (x[1] < pool[0] || x[2] < pool[1]))
+        throw py::value_error(std::string(op) + ": pool_size " + pair_str(pool) +
+                              " is larger than the input " + pair_str(Pair{x[1], x[2]}) +
+                              " with padding='valid'");
+    return s;
+}
+
+std::array<int64_t, 4> dims4(const py::array& a) {
+    return {a.shape(0), a.shape(1), a.shape(2), a.shape(3)};
+}
+
+// A kernel's window index array: u8 when every index fits a byte, else int32.
+bool argmax_is_u8(const Pool2dShape& s) { return s.KH * s.KW <= 256; }
+
+py::tuple max_pool2d_forward_py(const py::array& x, const Pair& pool, const Pair& strides,
+                                const std::string& padding) {
+    const char* op = "max_pool2d";
+    check_f32(x, op, "x", 4);
+    const Pool2dShape s = pool_shape(op, dims4(x), pool, strides, padding);
+    f32array y({s.N, s.P, s.Q, s.C});
+    const float* xp = ptr_f32(x);
+    float* yp = y.mutable_data();
+    if (argmax_is_u8(s)) {
+        u8array am({s.N, s.P, s.Q, s.C});
+        uint8_t* ap = am.mutable_data();
+        {
+            py::gil_scoped_release nogil;
+            max_pool2d_forward(yp, ap, xp, s);
+        }
+        return py::make_tuple(y, am);
+    }
+    i32array am({s.N, s.P, s.Q, s.C});
+    int32_t* ap = am.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        max_pool2d_forward(yp, ap, xp, s);
+    }
+    return py::make_tuple(y, am);
+}
+
+f32array max_pool2d_backward_py(const py::array& dy, const py::array& argmax,
+                                const std::array<int64_t, 4>& x_shape, const Pair& pool,
+                                const Pair& strides, const std::string& padding) {
+    const char* op = "max_pool2d_backward";
+    const Pool2dShape s = pool_shape(op, x_shape, pool, strides, padding);
+    check_f32(dy, op, "dy", 4);
+    check_shape(dy, {s.N, s.P, s.Q, s.C}, op, "dy");
+    check_shape(argmax, {s.N, s.P, s.Q, s.C}, op, "argmax");
+    const bool u8 = argmax_is_u8(s);
+    if (!(argmax.flags() & py::array::c_style) ||
+        (u8 ? !py::isinstance<u8array>(argmax) : !py::isinstance<i32array>(argmax)) ||
+        argmax.dtype().itemsize() != (u8 ? 1 : 4))
+        throw py::type_error(std::string(op) + ": argmax must be a C-contiguous " +
+                             (u8 ? "uint8" : "int32") + " array (from max_pool2d_forward), "
+                             "received dtype " + std::string(py::str(argmax.dtype())));
+    f32array dx({s.N, s.H, s.W, s.C});
+    float* dxp = dx.mutable_data();
+    const float* dyp = ptr_f32(dy);
+    const void* ap = argmax.data();
+    {
+        py::gil_scoped_release nogil;
+        if (u8)
+            max_pool2d_backward(dxp, dyp, static_cast<const uint8_t*>(ap), s);
+        else
+            max_pool2d_backward(dxp, dyp, static_cast<const int32_t*>(ap), s);
+    }
+    return dx;
+}
+
+f32array avg_pool2d_forward_py(const py::array& x, const Pair& pool, const Pair& strides,
+                               const std::string& padding) {
+    const char* op = "avg_pool2d";
+    check_f32(x, op, "x", 4);
+    const Pool2dShape s = pool_shape(op, dims4(x), pool, strides, padding);
+    f32array y({s.N, s.P, s.Q, s.C});
+    float* yp = y.mutable_data();
+    const float* xp = ptr_f32(x);
+    {
+        py::gil_scoped_release nogil;
+        avg_pool2d_forward(yp, xp, s);
+    }
+    return y;
+}
+
+f32array avg_pool2d_backward_py(const py::array& dy, const std::array<int64_t, 4>& x_shape,
+                                const Pair& pool, const Pair& strides,
+                                const std::string& padding) {
+    const char* op = "avg_pool2d_backward";
+    const Pool2dShape s = pool_shape(op, x_shape, pool, strides, padding);
+    check_f32(dy, op, "dy", 4);
+    check_shape(dy, {s.N, s.P, s.Q, s.C}, op, "dy");
+    f32array dx({s.N, s.H, s.W, s.C});
+    float* dxp = dx.mutable_data();
+    const float* dyp = ptr_f32(dy);
+    {
+        py::gil_scoped_release nogil;
+        avg_pool2d_backward(dxp, dyp, s);
+    }
+    return dx;
+}
+
+void check_global_x(const py::array& x, const char* op) {
+    check_f32(x, op, "x", 3);
+    if (x.shape(1) < 1)
+        throw py::value_error(std::string(op) + ": x must have at least one position to pool, "
+                              "received shape " + shape_str(x));
+}
+
+f32array global_avg_pool_forward_py(const py::array& x) {
+    const char* op = "global_avg_pool";
+    check_global_x(x, op);
+    const int64_t N = x.shape(0), S = x.shape(1), C = x.shape(2);
+    f32array y({N, C});
+    float* yp = y.mutable_data();
+    const float* xp = ptr_f32(x);
+    {
+        py::gil_scoped_release nogil;
+        global_avg_pool_forward(yp, xp, N, S, C);
+    }
+    return y;
+}
+
+f32array global_avg_pool_backward_py(const py::array& dy, int64_t S) {
+    const char* op = "global_avg_pool_backward";
+    check_f32(dy, op, "dy", 2);
+    if (S < 1) throw py::value_error(std::string(op) + ": S must be positive");
+    const int64_t N = dy.shape(0), C = dy.shape(1);
+    f32array dx({N, S, C});
+    float* dxp = dx.mutable_data();
+    const float* dyp = ptr_f32(dy);
+    {
+        py::gil_scoped_release nogil;
+        global_avg_pool_backward(dxp, dyp, N, S, C);
+    }
+    return dx;
+}
+
+py::tuple global_max_pool_forward_py(const py::array& x) {
+    const char* op = "global_max_pool";
+    check_global_x(x, op);
+    const int64_t N = x.shape(0), S = x.shape(1), C = x.shape(2);
+    if (S > INT32_MAX) throw py::value_error(std::string(op) + ": too many positions");
+    f32array y({N, C});
+    i32array am({N, C});
+    float* yp = y.mutable_data();
+    int32_t* ap = am.mutable_data();
+    const float* xp = ptr_f32(x);
+    {
+        py::gil_scoped_release nogil;
+        global_max_pool_forward(yp, ap, xp, N, S, C);
+    }
+    return py::make_tuple(y, am);
+}
+
+f32array global_max_pool_backward_py(const py::array& dy, const i32array& argmax, int64_t S) {
+    const char* op = "global_max_pool_backward";
+    check_f32(dy, op, "dy", 2);
+    if (S < 1) throw py::value_error(std::string(op) + ": S must be positive");
+    const int64_t N = dy.shape(0), C = dy.shape(1);
+    check_shape(argmax, {N, C}, op, "argmax");
+    const int32_t* ap = argmax.data();
+    for (int64_t i = 0; i < N * C; i++)  // an index out of range would write out of bounds
+        if (ap[i] < 0 || ap[i] >= S)
+            throw py::value_error(std::string(op) + ": argmax holds " + std::to_string(ap[i]) +
+                                  ", outside [0, " + std::to_string(S) + ")");
+    f32array dx({N, S, C});
+    float* dxp = dx.mutable_data();
+    const float* dyp = ptr_f32(dy);
+    {
+        py::gil_scoped_release nogil;
+        global_max_pool_backward(dxp, dyp, ap, N, S, C);
+    }
+    return dx;
+}
+
+// ---- batch normalization --------------------------------------------------------------------
+
+void check_rows(const py::array& x, const char* op, const char* arg) {
+    check_f32(x, op, arg, 2);
+}
+
+void check_channels(const py::array& v, int64_t C, const char* op, const char* arg) {
+    check_f32(v, op, arg, 1);
+    check_shape(v, {C}, op, arg);
+}
+
+py::tuple batch_norm_stats_py(const py::array& x) {
+    const char* op = "batch_norm";
+    check_rows(x, op, "x");
+    const int64_t M = x.shape(0), C = x.shape(1);
+    if (M < 1)
+        throw py::value_error(std::string(op) + ": batch statistics need at least one row, "
+                              "received shape " + shape_str(x));
+    f32array mean({C}), var({C});
+    float* mp = mean.mutable_data();
+    float* vp = var.mutable_data();
+    const float* xp = ptr_f32(x);
+    {
+        py::gil_scoped_release nogil;
+        batch_norm_stats(mp, vp, xp, M, C);
+    }
+    return py::make_tuple(mean, var);
+}
+
+f32array batch_norm_apply_py(const py::array& x, const py::array& scale, const py::array& shift) {
+    const char* op = "batch_norm";
+    check_rows(x, op, "x");
+    const int64_t M = x.shape(0), C = x.shape(1);
+    check_channels(scale, C, op, "scale");
+    check_channels(shift, C, op, "shift");
+    f32array y({M, C});
+    float* yp = y.mutable_data();
+    const float *xp = ptr_f32(x), *sp = ptr_f32(scale), *tp = ptr_f32(shift);
+    {
+        py::gil_scoped_release nogil;
+        batch_norm_apply(yp, xp, sp, tp, M, C);
+    }
+    return y;
+}
+
+py::tuple batch_norm_backward_reduce_py(const py::array& dy, const py::array& x,
+                                        const py::array& mean, const py::array& inv_std) {
+    const char* op = "batch_norm_backward";
+    check_rows(x, op, "x");
+    const int64_t M = x.shape(0), C = x.shape(1);
+    check_f32(dy, op, "dy", 2);
+    check_shape(dy, {M, C}, op, "dy");
+    check_channels(mean, C, op, "mean");
+    check_channels(inv_std, C, op, "inv_std");
+    f32array dbeta({C}), dgamma({C});
+    float *bp = dbeta.mutable_data(), *gp = dgamma.mutable_data();
+    const float *dyp = ptr_f32(dy), *xp = ptr_f32(x), *mp = ptr_f32(mean),
+                *ip = ptr_f32(inv_std);
+    {
+        py::gil_scoped_release nogil;
+        if (M > 0) {
+            batch_norm_backward_reduce(bp, gp, dyp, xp, mp, ip, M, C);
+        } else {
+            for (int64_t c = 0; c < C; c++) bp[c] = gp[c] = 0.0f;
+        }
+    }
+    return py::make_tuple(dbeta, dgamma);
+}
+
+f32array batch_norm_backward_data_py(const py::array& dy, const py::array& x,
+                                     const py::array& mean, const py::array& inv_std,
+                                     const py::object& gamma, const py::array& dbeta,
+                                     const py::array& dgamma) {
+    const char* op = "batch_norm_backward";
+    check_rows(x, op, "x");
+    const int64_t M = x.shape(0), C = x.shape(1);
+    check_f32(dy, op, "dy", 2);
+    check_shape(dy, {M, C}, op, "dy");
+    check_channels(mean, C, op, "mean");
+    check_channels(inv_std, C, op, "inv_std");
+    check_channels(dbeta, C, op, "dbeta");
+    check_channels(dgamma, C, op, "dgamma");
+    const float* gp = nullptr;
+    py::array g;
+    if (!gamma.is_none()) {
+        g = gamma.cast<py::array>();
+        check_channels(g, C, op, "gamma");
+        gp = ptr_f32(g);
+    }
+    f32array dx({M, C});
+    float* dxp = dx.mutable_data();
+    const float *dyp = ptr_f32(dy), *xp = ptr_f32(x), *mp = ptr_f32(mean),
+                *ip = ptr_f32(inv_std), *bp = ptr_f32(dbeta), *kp = ptr_f32(dgamma);
+    {
+        py::gil_scoped_release nogil;
+        if (M > 0) batch_norm_backward_data(dxp, dyp, xp, mp, ip, gp, bp, kp, M, C);
+    }
+    return dx;
+}
+
+// The training-mode forward in one call: stats, inv_std = 1 / sqrt(var + eps) and the
+// normalization. x (M,C), gamma/beta (C) or None -> (y, mean, var, inv_std). With moving_mean
+// and moving_var (C) given, also updates them in place, Keras's formula in float32:
+// moving = moving * momentum + batch * (1 - momentum).
+py::tuple batch_norm_train_forward_py(const py::array& x, const py::object& gamma,
+                                      const py::object& beta, double eps,
+                                      const py::object& moving_mean,
+                                      const py::object& moving_var, double momentum) {
+    const char* op = "batch_norm";
+    check_rows(x, op, "x");
+    const int64_t M = x.shape(0), C = x.shape(1);
+    if (M < 1)
+        throw py::value_error(std::string(op) + ": batch statistics need at least one row, "
+                              "received shape " + shape_str(x));
+    py::array g, b;
+    const float *gp = nullptr, *bp = nullptr;
+    if (!gamma.is_none()) {
+        g = gamma.cast<py::array>();
+        check_channels(g, C, op, "gamma");
+        gp = ptr_f32(g);
+    }
+    if (!beta.is_none()) {
+        b = beta.cast<py::array>();
+        check_channels(b, C, op, "beta");
+        bp = ptr_f32(b);
+    }
+    py::array mm, mv;
+    float *mmp = nullptr, *mvp = nullptr;
+    if (!moving_mean.is_none() || !moving_var.is_none()) {
+        mm = moving_mean.cast<py::array>();
+        mv = moving_var.cast<py::array>();
+        check_channels(mm, C, op, "moving_mean");
+        check_channels(mv, C, op, "moving_var");
+        if (!mm.writeable() || !mv.writeable())
+            throw py::value_error(std::string(op) + ": the moving statistics must be writeable");
+        mmp = mut_f32(mm);
+        mvp = mut_f32(mv);
+    }
+    f32array y({M, C}), mean({C}), var({C}), inv({C});
+    float *yp = y.mutable_data(), *mp = mean.mutable_data(), *vp = var.mutable_data(),
+          *ip = inv.mutable_data();
+    const float* xp = ptr_f32(x);
+    const float mo = static_cast<float>(momentum), one_mo = static_cast<float>(1.0 - momentum);
+    {
+        py::gil_scoped_release nogil;
+        batch_norm_stats(mp, vp, xp, M, C);
+        if (mmp)
+            for (int64_t c = 0; c < C; c++) {
+                mmp[c] = mmp[c] * mo + mp[c] * one_mo;
+                mvp[c] = mvp[c] * mo + vp[c] * one_mo;
+            }
+        std::vector<float> scale(C), shift(C);
+        for (int64_t c = 0; c < C; c++) {
+            ip[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(vp[c]) + eps));
+            scale[c] = gp ? gp[c] * ip[c] : ip[c];
+            shift[c] = (bp ? bp[c] : 0.0f) - mp[c] * scale[c];
+        }
+        batch_norm_apply(yp, xp, scale.data(), shift.data(), M, C);
+    }
+    return py::make_tuple(y, mean, var, inv);
+}
+
+// The inference-mode forward in one call: x (M,C), mean, var (C), gamma/beta (C) or None ->
+// (y, inv_std, a) with inv_std = 1 / sqrt(var + eps), a = gamma * inv_std, y = x * a + (beta -
+// mean * a).
+py::tuple batch_norm_infer_forward_py(const py::array& x, const py::array& mean,
+                                      const py::array& var, const py::object& gamma,
+                                      const py::object& beta, double eps) {
+    const char* op = "batch_normalization";
+    check_rows(x, op, "x");
+    const int64_t M = x.shape(0), C = x.shape(1);
+    check_channels(mean, C, op, "mean");
+    check_channels(var, C, op, "variance");
+    py::array g, b;
+    const float *gp = nullptr, *bp = nullptr;
+    if (!gamma.is_none()) {
+        g = gamma.cast<py::array>();
+        check_channels(g, C, op, "scale");
+        gp = ptr_f32(g);
+    }
+    if (!beta.is_none()) {
+        b = beta.cast<py::array>();
+        check_channels(b, C, op, "offset");
+        bp = ptr_f32(b);
+    }
+    f32array y({M, C}), inv({C}), a({C});
+    float *yp = y.mutable_data(), *ip = inv.mutable_data(), *ap = a.mutable_data();
+    const float *xp = ptr_f32(x), *mp = ptr_f32(mean), *vp = ptr_f32(var);
+    {
+        py::gil_scoped_release nogil;
+        std::vector<float> shift(C);
+        for (int64_t c = 0; c < C; c++) {
+            ip[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(vp[c]) + eps));
+            ap[c] = gp ? gp[c] * ip[c] : ip[c];
+            shift[c] = (bp ? bp[c] : 0.0f) - mp[c] * ap[c];
+        }
+        if (M > 0) batch_norm_apply(yp, xp, ap, shift.data(), M, C);
+    }
+    return py::make_tuple(y, inv, a);
+}
+
+// The training-mode backward in one call -> (dx or None, dgamma, dbeta).
+py::tuple batch_norm_train_backward_py(const py::array& dy, const py::array& x,
+                                       const py::array& mean, const py::array& inv_std,
+                                       const py::object& gamma, bool need_dx) {
+    const char* op = "batch_norm_backward";
+    check_rows(x, op, "x");
+    const int64_t M = x.shape(0), C = x.shape(1);
+    check_f32(dy, op, "dy", 2);
+    check_shape(dy, {M, C}, op, "dy");
+    check_channels(mean, C, op, "mean");
+    check_channels(inv_std, C, op, "inv_std");
+    const float* gp = nullptr;
+    py::array g;
+    if (!gamma.is_none()) {
+        g = gamma.cast<py::array>();
+        check_channels(g, C, op, "gamma");
+        gp = ptr_f32(g);
+    }
+    f32array dgamma({C}), dbeta({C});
+    float *kp = dgamma.mutable_data(), *bp = dbeta.mutable_data();
+    const float *dyp = ptr_f32(dy), *xp = ptr_f32(x), *mp = ptr_f32(mean),
+                *ip = ptr_f32(inv_std);
+    py::object dx = py::none();
+    float* dxp = nullptr;
+    if (need_dx) {
+        f32array d({M, C});
+        dxp = d.mutable_data();
+        dx = d;
+    }
+    {
+        py::gil_scoped_release nogil;
+        batch_norm_backward_reduce(bp, kp, dyp, xp, mp, ip, M, C);
+        if (dxp) batch_norm_backward_data(dxp, dyp, xp, mp, ip, gp, bp, kp, M, C);
+    }
+    return py::make_tuple(dx, dgamma, dbeta);
+}
+
+}  // namespace
+
+void bind_pool(py::module_& m) {
+    using py::arg;
+    m.def("max_pool2d_forward", &max_pool2d_forward_py, arg("x"), arg("pool_size"),
+          arg("strides"), arg("padding"),
+          "x (N,H,W,C) -> (y (N,P,Q,C), argmax (N,P,Q,C) window indices, uint8 when the window "
+          "has <= 256 positions, else int32).");
+    m.def("max_pool2d_backward", &max_pool2d_backward_py, arg("dy"), arg("argmax"),
+          arg("x_shape"), arg("pool_size"), arg("strides"), arg("padding"),
+          "dy (N,P,Q,C), argmax -> dx (N,H,W,C).");
+    m.def("avg_pool2d_forward", &avg_pool2d_forward_py, arg("x"), arg("pool_size"),
+          arg("strides"), arg("padding"),
+          "x (N,H,W,C) -> y (N,P,Q,C), the mean over each window's input positions.");
+    m.def("avg_pool2d_backward", &avg_pool2d_backward_py, arg("dy"), arg("x_shape"),
+          arg("pool_size"), arg("strides"), arg("padding"), "dy (N,P,Q,C) -> dx (N,H,W,C).");
+    m.def("global_avg_pool_forward", &global_avg_pool_forward_py, arg("x"),
+          "x (N,S,C) -> y (N,C), the mean over S.");
+    m.def("global_avg_pool_backward", &global_avg_pool_backward_py, arg("dy"), arg("S"),
+          "dy (N,C) -> dx (N,S,C) = dy / S.");
+    m.def("global_max_pool_forward", &global_max_pool_forward_py, arg("x"),
+          "x (N,S,C) -> (y (N,C), argmax (N,C) int32).");
+    m.def("global_max_pool_backward", &global_max_pool_backward_py, arg("dy"), arg("argmax"),
+          arg("S"), "dy (N,C), argmax (N,C) -> dx (N,S,C).");
+    m.def("batch_norm_train_forward", &batch_norm_train_forward_py, arg("x"), arg("gamma"),
+          arg("beta"), arg("epsilon"), arg("moving_mean") = py::none(),
+          arg("moving_var") = py::none(), arg("momentum") = 0.0,
+          "Training-mode batch normalization of x (M,C) with its batch statistics -> (y, mean, "
+          "var (biased), inv_std); updates moving_mean/moving_var in place when given.");
+    m.def("batch_norm_infer_forward", &batch_norm_infer_forward_py, arg("x"), arg("mean"),
+          arg("variance"), arg("scale"), arg("offset"), arg("epsilon"),
+          "Batch normalization of x (M,C) with given statistics -> (y, inv_std, scale * "
+          "inv_std).");
+    m.def("batch_norm_train_backward", &batch_norm_train_backward_py, arg("dy"), arg("x"),
+          arg("mean"), arg("inv_std"), arg("gamma"), arg("need_dx"),
+          "Gradients of batch_norm_train_forward -> (dx (M,C) or None, dgamma (C), dbeta (C)).");
+    m.def("batch_norm_stats", &batch_norm_stats_py, arg("x"),
+          "x (M,C) -> (mean (C), var (C)), the biased batch variance.");
+    m.def("batch_norm_apply", &batch_norm_apply_py, arg("x"), arg("scale"), arg("shift"),
+          "x (M,C), scale (C), shift (C) -> x * scale + shift.");
+    m.def("batch_norm_backward_reduce", &batch_norm_backward_reduce_py, arg("dy"), arg("x"),
+          arg("mean"), arg("inv_std"),
+          "dy, x (M,C), mean, inv_std (C) -> (dbeta = sum dy, dgamma = sum dy * xhat).");
+    m.def("batch_norm_backward_data", &batch_norm_backward_data_py, arg("dy"), arg("x"),
+          arg("mean"), arg("inv_std"), arg("gamma"), arg("dbeta"), arg("dgamma"),
+          "The input gradient of training-mode batch normalization, dx (M,C).");
+}
 
 }  // namespace grebe

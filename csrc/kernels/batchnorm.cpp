@@ -1,0 +1,146 @@
+// batchnorm.cpp — batch normalization kernels over (M, C) rows (see batchnorm.h). Portable C++:
+// every loop runs over contiguous channels and vectorizes; the work is memory bound.
+#include "kernels/batchnorm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/runtime.h"
+
+namespace grebe {
+
+namespace {
+
+constexpr int64_t kSub = 64;     // rows summed in float before they join the double sum
+constexpr int64_t kUnit = 1024;  // rows per parallel unit (a multiple of kSub)
+constexpr int64_t kBlock = 64;   // channels per block (the float accumulators stay in L1)
+
+// Per-unit partial sums of two per-element terms, then their total in unit order:
+// a[c] = sum_m fa(m, c), b[c] = sum_m fb(m, c), both in double.
+// term(r, c0, cn, sa, sb) adds row r's terms for channels c0..c0+cn-1 into sa/sb (float).
+template <typename Term>
+void reduce_rows(double* a, double* b, int64_t M, int64_t C, const Term& term) {
+    const int64_t units = (M + kUnit - 1) / kUnit;
+    std::vector<double> part(static_cast<size_t>(units * 2 * C));
+    // Race-free: unit u writes part[u] only; the units are added below in order, so the sums
+    // do not depend on the thread count.
+    #pragma omp parallel for schedule(static) num_threads(threads_for(M * C))
+    for (int64_t u = 0; u < units; u++) {
+        const int64_t r_end = (u + 1) * kUnit < M ? (u + 1) * kUnit : M;
+        double* pa = part.data() + u * 2 * C;
+        double* pb = pa + C;
+        for (int64_t c0 = 0; c0 < C; c0 += kBlock) {
+            const int64_t cn = C - c0 < kBlock ? C - c0 : kBlock;
+            double da[kBlock] = {}, db[kBlock] = {};
+            for (int64_t r0 = u * kUnit; r0 < r_end; r0 += kSub) {
+                float sa[kBlock] = {}, sb[kBlock] = {};
+                const int64_t r1 = r0 + kSub < r_end ? r0 + kSub : r_end;
+                for (int64_t r = r0; r < r1; r++) term(r, c0, cn, sa, sb);
+                for (int64_t c = 0; c < cn; c++) {
+                    da[c] += sa[c];
+                    db[c] += sb[c];
+                }
+            }
+            for (int64_t c = 0; c < cn; c++) {
+                pa[c0 + c] = da[c];
+                pb[c0 + c] = db[c];
+            }
+        }
+    }
+    for (int64_t c = 0; c < C; c++) a[c] = b[c] = 0.0;
+    for (int64_t u = 0; u < units; u++)
+        for (int64_t c = 0; c < C; c++) {
+            a[c] += part[u * 2 * C + c];
+            b[c] += part[u * 2 * C + C + c];
+        }
+}
+
+// Runs rows(r0, r1) over blocks of kUnit rows; each block writes its own rows only.
+template <typename Rows>
+void for_row_blocks(int64_t M, int64_t C, const Rows& rows) {
+    const int64_t units = (M + kUnit - 1) / kUnit;
+    // Race-free: block u writes rows [u*kUnit, (u+1)*kUnit) of the output only.
+    #pragma omp parallel for schedule(static) num_threads(threads_for(M * C))
+    for (int64_t u = 0; u < units; u++)
+        rows(u * kUnit, (u + 1) * kUnit < M ? (u + 1) * kUnit : M);
+}
+
+}  // namespace
+
+void batch_norm_stats(float* mean, float* var, const float* x, int64_t M, int64_t C) {
+    // x - x[0] keeps the sums small; d = x - shift, var = E[d^2] - E[d]^2.
+    std::vector<float> shift(x, x + C);
+    std::vector<double> s1(C), s2(C);
+    const float* k = shift.data();
+    reduce_rows(s1.data(), s2.data(), M, C,
+                [&](int64_t r, int64_t c0, int64_t cn, float* sa, float* sb) {
+                    const float* xr = x + r * C + c0;
+                    for (int64_t c = 0; c < cn; c++) {
+                        const float d = xr[c] - k[c0 + c];
+                        sa[c] += d;
+                        sb[c] += d * d;
+                    }
+                });
+    const double inv_m = 1.0 / static_cast<double>(M);
+    for (int64_t c = 0; c < C; c++) {
+        const double m1 = s1[c] * inv_m;
+        const double v = s2[c] * inv_m - m1 * m1;
+        mean[c] = static_cast<float>(k[c] + m1);
+        var[c] = static_cast<float>(v > 0.0 ? v : 0.0);
+    }
+}
+
+void batch_norm_apply(float* y, const float* x, const float* scale, const float* shift,
+                      int64_t M, int64_t C) {
+    for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; r++) {
+            const float* xr = x + r * C;
+            float* yr = y + r * C;
+            for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * scale[c] + shift[c];
+        }
+    });
+}
+
+void batch_norm_backward_reduce(float* dbeta, float* dgamma, const float* dy, const float* x,
+                                const float* mean, const float* inv_std, int64_t M, int64_t C) {
+    std::vector<double> s1(C), s2(C);
+    reduce_rows(s1.data(), s2.data(), M, C,
+                [&](int64_t r, int64_t c0, int64_t cn, float* sa, float* sb) {
+                    const float* g = dy + r * C + c0;
+                    const float* xr = x + r * C + c0;
+                    const float* m = mean + c0;
+                    for (int64_t c = 0; c < cn; c++) {
+                        sa[c] += g[c];
+                        sb[c] += g[c] * (xr[c] - m[c]);
+                    }
+                });
+    for (int64_t c = 0; c < C; c++) {
+        dbeta[c] = static_cast<float>(s1[c]);
+        dgamma[c] = static_cast<float>(s2[c] * static_cast<double>(inv_std[c]));
+    }
+}
+
+void batch_norm_backward_data(float* dx, const float* dy, const float* x, const float* mean,
+                              const float* inv_std, const float* gamma, const float* dbeta,
+                              const float* dgamma, int64_t M, int64_t C) {
+    // dx = a * (dy - b - (x - mean) * k), a = gamma * inv_std, b = dbeta / M,
+    // k = dgamma * inv_std / M (xhat * dgamma / M with xhat = (x - mean) * inv_std).
+    std::vector<float> a(C), b(C), k(C);
+    const float inv_m = 1.0f / static_cast<float>(M);
+    for (int64_t c = 0; c < C; c++) {
+        a[c] = (gamma ? gamma[c] : 1.0f) * inv_std[c];
+        b[c] = dbeta[c] * inv_m;
+        k[c] = dgamma[c] * inv_std[c] * inv_m;
+    }
+    for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; r++) {
+            const float* g = dy + r * C;
+            const float* xr = x + r * C;
+            float* d = dx + r * C;
+            for (int64_t c = 0; c < C; c++)
+                d[c] = a[c] * (g[c] - b[c] - (xr[c] - mean[c]) * k[c]);
+        }
+    });
+}
+
+}  // namespace grebe

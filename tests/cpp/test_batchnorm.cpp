@@ -1,0 +1,133 @@
+// test_batchnorm.cpp — batch-normalization kernels against plain double loops (shifted and
+// large-mean data, C off the block size, one row), and bitwise equality for 1, 2, 3 threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/batchnorm.h"
+#include "kernels/runtime.h"
+
+namespace grebe {
+namespace {
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(rng);
+    return v;
+}
+
+struct Ref {
+    std::vector<double> mean, var, dbeta, dgamma, dx;
+    std::vector<double> abs_dgamma;  // sum |dy * xhat|: the scale of a float sum's rounding
+};
+
+// The textbook two-pass formulas in double.
+Ref reference(const std::vector<float>& x, const std::vector<float>& dy,
+              const std::vector<float>& gamma, int64_t M, int64_t C, double eps) {
+    Ref r;
+    r.mean.assign(C, 0.0);
+    r.var.assign(C, 0.0);
+    r.dbeta.assign(C, 0.0);
+    r.dgamma.assign(C, 0.0);
+    r.abs_dgamma.assign(C, 0.0);
+    r.dx.assign(M * C, 0.0);
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) r.mean[c] += x[m * C + c];
+    for (int64_t c = 0; c < C; c++) r.mean[c] /= M;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) {
+            const double d = x[m * C + c] - r.mean[c];
+            r.var[c] += d * d;
+        }
+    for (int64_t c = 0; c < C; c++) r.var[c] /= M;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) {
+            const double xhat = (x[m * C + c] - r.mean[c]) / std::sqrt(r.var[c] + eps);
+            r.dbeta[c] += dy[m * C + c];
+            r.dgamma[c] += dy[m * C + c] * xhat;
+            r.abs_dgamma[c] += std::fabs(dy[m * C + c] * xhat);
+        }
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) {
+            const double inv = 1.0 / std::sqrt(r.var[c] + eps);
+            const double xhat = (x[m * C + c] - r.mean[c]) * inv;
+            r.dx[m * C + c] = gamma[c] * inv *
+                              (dy[m * C + c] - r.dbeta[c] / M - xhat * r.dgamma[c] / M);
+        }
+    return r;
+}
+
+void near(float got, double want, double tol, const char* what, int64_t i) {
+    ASSERT_NEAR(got, want, tol * (1.0 + std::fabs(want))) << what << " at " << i;
+}
+
+TEST(BatchNorm, MatchesReference) {
+    struct Case { int64_t M, C; float offset, spread; };
+    const double eps = 1e-3;
+    for (const Case k : {Case{1, 3, 0.0f, 1.0f}, Case{7, 5, 0.0f, 1.0f}, Case{1000, 65, 0.5f, 2.0f},
+                         Case{3000, 32, 100.0f, 0.1f}, Case{2049, 130, -3.0f, 1.0f}}) {
+        SCOPED_TRACE(testing::Message() << "M=" << k.M << " C=" << k.C);
+        std::vector<float> x = random_vec(k.M * k.C, 1, -k.spread, k.spread);
+        for (auto& v : x) v += k.offset;  // |mean| >> std: the shifted sums keep the variance
+        const std::vector<float> dy = random_vec(k.M * k.C, 2);
+        const std::vector<float> gamma = random_vec(k.C, 3, 0.5f, 1.5f);
+        const Ref r = reference(x, dy, gamma, k.M, k.C, eps);
+        std::vector<float> mean(k.C), var(k.C), inv(k.C), db(k.C), dg(k.C), dx(k.M * k.C);
+        batch_norm_stats(mean.data(), var.data(), x.data(), k.M, k.C);
+        for (int64_t c = 0; c < k.C; c++) {
+            near(mean[c], r.mean[c], 1e-6, "mean", c);
+            ASSERT_NEAR(var[c], r.var[c], 1e-5 * r.var[c] + 1e-9) << "var at " << c;
+            inv[c] = 1.0f / std::sqrt(var[c] + static_cast<float>(eps));
+        }
+        batch_norm_backward_reduce(db.data(), dg.data(), dy.data(), x.data(), mean.data(),
+                                   inv.data(), k.M, k.C);
+        for (int64_t c = 0; c < k.C; c++) {
+            near(db[c], r.dbeta[c], 1e-5, "dbeta", c);
+            ASSERT_NEAR(dg[c], r.dgamma[c], 1e-5 * r.abs_dgamma[c] + 1e-6)
+                << "dgamma at " << c;
+        }
+        batch_norm_backward_data(dx.data(), dy.data(), x.data(), mean.data(), inv.data(),
+                                 gamma.data(), db.data(), dg.data(), k.M, k.C);
+        double scale = 0.0;
+        for (double v : r.dx) scale = std::max(scale, std::fabs(v));
+        for (int64_t i = 0; i < k.M * k.C; i++)
+            ASSERT_NEAR(dx[i], r.dx[i], 1e-3 * scale + 1e-6) << "dx at " << i;
+        std::vector<float> shift(k.C), y(k.M * k.C);
+        for (int64_t c = 0; c < k.C; c++) shift[c] = 0.25f * static_cast<float>(c);
+        batch_norm_apply(y.data(), x.data(), gamma.data(), shift.data(), k.M, k.C);
+        for (int64_t i = 0; i < k.M * k.C; i++)
+            ASSERT_EQ(y[i], x[i] * gamma[i % k.C] + shift[i % k.C]) << "apply at " << i;
+    }
+}
+
+TEST(BatchNorm, BitwiseInvariantToThreads) {
+    const int64_t M = 64 * 13 * 13 + 7, C = 64;
+    const std::vector<float> x = random_vec(M * C, 4), dy = random_vec(M * C, 5);
+    const int before = num_threads();
+    std::vector<std::vector<float>> outs;
+    for (int t : {1, 2, 3}) {
+        set_num_threads(t);
+        std::vector<float> mean(C), var(C), inv(C), db(C), dg(C), dx(M * C);
+        batch_norm_stats(mean.data(), var.data(), x.data(), M, C);
+        for (int64_t c = 0; c < C; c++) inv[c] = 1.0f / std::sqrt(var[c] + 1e-3f);
+        batch_norm_backward_reduce(db.data(), dg.data(), dy.data(), x.data(), mean.data(),
+                                   inv.data(), M, C);
+        batch_norm_backward_data(dx.data(), dy.data(), x.data(), mean.data(), inv.data(),
+                                 nullptr, db.data(), dg.data(), M, C);
+        std::vector<float> all(mean);
+        for (const auto* v : {&var, &db, &dg, &dx}) all.insert(all.end(), v->begin(), v->end());
+        outs.push_back(all);
+    }
+    set_num_threads(before);
+    for (size_t k = 1; k < outs.size(); k++)
+        ASSERT_EQ(0, std::memcmp(outs[0].data(), outs[k].data(), outs[0].size() * 4));
+}
+
+}  // namespace
+}  // namespace grebe
