@@ -1,0 +1,245 @@
+"""The seed CNN end to end: grebe vs PyTorch (and TensorFlow when installed), one process.
+
+    PYTHONPATH=python python bench/cnn.py [--batch 64 [32 256 ...]] [--threads 2] [--repeats 7]
+
+Model (DESIGN.md section 2): Conv2D(32, 3x3, relu) on 32x32x3 -> MaxPooling 2 -> Conv2D(64, 3x3,
+relu) -> MaxPooling 2 -> Flatten -> Dense(128, relu) -> Dense(10, softmax), categorical
+cross-entropy, Adam. For each batch size prints the median training throughput (images/s of
+forward + loss + backward + optimizer step) and inference throughput (forward only, no graph),
+the ratio grebe/peer (> 1: grebe faster), the fraction of the 205 GFLOP/s FP32 peak of 2 cores
+(8.38 MFLOP per image forward, 23.6 per training step), and thread scaling (2 vs 1 thread).
+
+grebe rows: "loop" is the PyTorch-style step (model(x), loss, backward, optimizer.apply);
+"loop, conv+pool fused" the same with each Conv2D(relu) + MaxPooling2D pair run as one fused
+op (Conv2D.call_with_pool); "train_on_batch"/"predict_on_batch" are the Keras API when
+grebe.Sequential provides them.
+PyTorch runs the same architecture NCHW (its default, and the layout of the 2370 img/s figure
+in DESIGN.md) with nn.CrossEntropyLoss on logits (= softmax + categorical cross-entropy) and
+torch.optim.Adam; torch.set_num_threads is set to grebe's thread count.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+PEAK_PER_CORE = 102.4          # GFLOP/s per Zen3 core (FP32 FMA)
+FWD_MFLOP, TRAIN_MFLOP = 8.38, 23.6  # per image (PERF_NOTES.md)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, nargs="+", default=[64, 32, 256])
+    p.add_argument("--threads", type=int, default=None, help="threads (default: cores)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
+    p.add_argument("--quick", action="store_true", help="fewer repeats, no thread scaling")
+    p.add_argument("--settle", type=float, default=0.05, help="idle seconds before each batch")
+    p.add_argument("--no-scaling", action="store_true", help="skip the 1-thread runs")
+    return p.parse_args()
+
+
+def timer(fn, budget: float, settle: float) -> float:
+    """Seconds per call: one warm call, then calls for about `budget` seconds, averaged."""
+    time.sleep(settle)
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        el = time.perf_counter() - t0
+        if el >= budget and n >= 3:
+            return el / n
+
+
+def median_times(fns: dict, repeats: int, budget: float, settle: float) -> dict:
+    samples = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            samples[k].append(timer(fn, budget, settle))
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+# ---- grebe ---------------------------------------------------------------------------------
+
+def grebe_model(batch: int):
+    """({variant: (train_step, infer)}, notes) for the seed CNN in grebe."""
+    import numpy as np
+
+    import grebe
+    from grebe import layers as L
+
+    grebe.utils.set_random_seed(0)
+    layers = [
+        L.Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=(32, 32, 3)),
+        L.MaxPooling2D(pool_size=(2, 2)),
+        L.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        L.MaxPooling2D(pool_size=(2, 2)),
+        L.Flatten(),
+        L.Dense(128, activation="relu"),
+        L.Dense(10, activation="softmax"),
+    ]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 32, 32, 3)).astype(np.float32)
+    labels = rng.integers(0, 10, batch)
+    y = np.eye(10, dtype=np.float32)[labels]
+    model = grebe.Sequential(layers)
+
+    def forward(inp, training):
+        return model(inp, training=training)
+
+    def forward_fused(inp, training):
+        """The layers in order, each relu Conv2D + MaxPooling2D pair as one fused op
+        (Conv2D.call_with_pool): what a fusing Sequential would run."""
+        out, i = inp, 0
+        while i < len(layers):
+            la = layers[i]
+            if i + 1 < len(layers) and getattr(la, "fuses_with", None) and \
+                    la.fuses_with(layers[i + 1]):
+                out = la.call_with_pool(out, layers[i + 1])
+                i += 2
+            else:
+                out = la(out)
+                i += 1
+        return out
+    forward(x, False)  # builds every layer
+    weights = [w for layer in layers for w in layer.trainable_weights]
+    loss_fn = grebe.losses.CategoricalCrossentropy()
+    xt = grebe.tensor(x)
+
+    def loop(fwd):
+        opt = grebe.optimizers.Adam(learning_rate=1e-3)
+
+        def train_step():
+            out = fwd(xt, True)
+            loss = loss_fn(y, out)
+            for w in weights:
+                w.grad = None
+            loss.backward()
+            opt.apply([w.grad for w in weights], weights)
+
+        def infer():
+            with grebe.no_grad():
+                return fwd(xt, False)
+        return train_step, infer
+
+    model.compile(optimizer=grebe.optimizers.Adam(learning_rate=1e-3),
+                  loss="categorical_crossentropy")
+    model.train_on_batch(x, y)
+    fns = {"loop": loop(forward), "loop, conv+pool fused": loop(forward_fused),
+           "train_on_batch": (lambda: model.train_on_batch(x, y),
+                              lambda: model.predict_on_batch(x))}
+    return fns, "grebe.Sequential of grebe.layers, Adam, categorical cross-entropy"
+
+
+# ---- PyTorch -------------------------------------------------------------------------------
+
+def torch_model(torch, batch: int):
+    nn = torch.nn
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(2304, 128), nn.ReLU(), nn.Linear(128, 10))
+    x = torch.randn(batch, 3, 32, 32)
+    labels = torch.randint(0, 10, (batch,))
+    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def train_step():
+        opt.zero_grad()
+        loss = loss_fn(net(x), labels)
+        loss.backward()
+        opt.step()
+
+    def infer():
+        with torch.no_grad():
+            return torch.softmax(net(x), dim=1)
+    return train_step, infer
+
+
+def tensorflow_model(tf, batch: int):
+    import numpy as np
+
+    k = tf.keras
+    model = k.Sequential([
+        k.Input((32, 32, 3)), k.layers.Conv2D(32, 3, activation="relu"), k.layers.MaxPooling2D(),
+        k.layers.Conv2D(64, 3, activation="relu"), k.layers.MaxPooling2D(), k.layers.Flatten(),
+        k.layers.Dense(128, activation="relu"), k.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((batch, 32, 32, 3)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[np.arange(batch) % 10]
+    return (lambda: model.train_on_batch(x, y)), (lambda: model.predict_on_batch(x))
+
+
+def run(batch: int, threads: int, args, torch, tf):
+    import grebe
+
+    grebe.set_num_threads(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
+    repeats = args.repeats or (3 if args.quick else 7)
+    budget = 0.15 if args.quick else 0.4
+    g, notes = grebe_model(batch)
+    fns = {}
+    for name, (tr, inf) in g.items():
+        fns[("grebe " + name, "train")] = tr
+        fns[("grebe " + name, "infer")] = inf
+    if torch is not None:
+        tr, inf = torch_model(torch, batch)
+        fns[("torch", "train")], fns[("torch", "infer")] = tr, inf
+    if tf is not None:
+        tr, inf = tensorflow_model(tf, batch)
+        fns[("tensorflow", "train")], fns[("tensorflow", "infer")] = tr, inf
+    times = median_times(fns, repeats, budget, args.settle)
+    return {k: batch / v for k, v in times.items()}, notes
+
+
+def main():
+    args = parse_args()
+    import grebe
+
+    threads = args.threads or grebe.get_num_threads()
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    try:
+        import tensorflow as tf
+    except ImportError:
+        tf = None
+    peak = PEAK_PER_CORE * threads
+    print(f"seed CNN, {threads} thread(s), isa={grebe._C.active_isa()}; images/s (median); "
+          f"ratio = grebe / peer; %peak of {peak:.0f} GFLOP/s")
+    if tf is None:
+        print("TensorFlow: not installed, skipped")
+    for batch in args.batch:
+        ips, notes = run(batch, threads, args, torch, tf)
+        print(f"\nbatch {batch} ({notes})")
+        print(f"  {'':28} {'train img/s':>12} {'ms/step':>8} {'%peak':>6} {'infer img/s':>12} "
+              f"{'%peak':>6}")
+        for who in sorted({k[0] for k in ips}, key=lambda s: (not s.startswith("grebe"), s)):
+            tr, inf = ips[(who, "train")], ips[(who, "infer")]
+            print(f"  {who:28} {tr:12.0f} {1e3 * batch / tr:8.2f} "
+                  f"{100 * tr * TRAIN_MFLOP / 1e3 / peak:5.0f}% {inf:12.0f} "
+                  f"{100 * inf * FWD_MFLOP / 1e3 / peak:5.0f}%")
+        for peer in ("torch", "tensorflow"):
+            if (peer, "train") in ips:
+                r_tr = ips[("grebe loop", "train")] / ips[(peer, "train")]
+                r_inf = ips[("grebe loop", "infer")] / ips[(peer, "infer")]
+                print(f"  grebe / {peer}: train {r_tr:.2f}x, inference {r_inf:.2f}x")
+        if not (args.quick or args.no_scaling) and threads > 1:
+            one, _ = run(batch, 1, args, torch, None)
+            for who in ("grebe loop", "torch"):
+                if (who, "train") in one:
+                    print(f"  {who} thread scaling {threads} vs 1: train "
+                          f"{ips[(who, 'train')] / one[(who, 'train')]:.2f}x, inference "
+                          f"{ips[(who, 'infer')] / one[(who, 'infer')]:.2f}x")
+            grebe.set_num_threads(threads)
+            if torch is not None:
+                torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

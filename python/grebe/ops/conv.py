@@ -1,0 +1,278 @@
+"""Convolution over channels-last data on the native kernels (grebe._C.conv2d_*).
+
+>>> import grebe, numpy as np
+>>> x = grebe.tensor(np.ones((2, 8, 8, 3)))
+>>> k = grebe.tensor(np.ones((3, 3, 3, 4)))
+>>> grebe.ops.conv2d(x, k, padding="same").shape
+(2, 8, 8, 4)
+
+Shapes follow Keras: conv2d x (N, H, W, C), kernel (R, S, C/groups, K) -> (N, P, Q, K);
+conv1d x (N, L, C), kernel (k, C/groups, K) -> (N, L', K). conv1d runs the 2-D kernels with
+H = 1 (reshapes only, no copies). padding is 'valid', 'same' (TensorFlow's rule: the total
+padding max((ceil(H/s) - 1)*s + (k-1)*d + 1 - H, 0) is split with the extra pixel at the
+bottom/right) or, for conv1d, 'causal' ((k-1)*d zeros on the left). activation='relu' is fused
+into the kernel's store, and its gradient into the backward kernels (they read the saved
+output): no separate pass over the activations. The input gradient is skipped when the input
+does not require one (the first layer), and the kernel/bias gradients when they do not.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from grebe import _C
+from grebe.autograd import Function
+from grebe.tensor import Tensor
+
+_F32 = np.dtype(np.float32)
+
+
+def _input(x, op: str, arg: str):
+    """A float Tensor as it is (it carries the graph); anything else as a float32 array."""
+    if isinstance(x, Tensor):
+        if x.dtype != _F32:
+            raise TypeError(f"{op}: {arg} must be float32, received dtype {x.dtype}")
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: {arg} must be numeric, received dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def normalize_tuple(value, n: int, op: str, arg: str) -> tuple:
+    """An int or a sequence of n ints, each >= 1, as a tuple of n ints."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value),) * n
+    try:
+        out = tuple(int(v) for v in value)
+        ok = len(out) == n and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                   for v in value)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{op}: {arg} must be an integer or a tuple of {n} integers, "
+                         f"received {arg}={value!r}")
+    if any(v < 1 for v in out):
+        raise ValueError(f"{op}: {arg} must be positive, received {arg}={value!r}")
+    return out
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple:
+    """(before, after) zero padding of TensorFlow's 'same' for one spatial axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def output_size(size, kernel: int, stride: int, dilation: int, padding: str):
+    """Output length of one spatial axis ('valid', 'same' or 'causal'); None stays None."""
+    if size is None:
+        return None
+    if padding == "same":
+        return -(-size // stride)
+    span = (kernel - 1) * dilation + 1
+    if padding == "causal":
+        size += span - 1
+    return max((size - span) // stride + 1, 0)
+
+
+def _pads(op: str, padding, spatial: tuple, kernel: tuple, strides: tuple,
+          dilation: tuple) -> tuple:
+    """(top, bottom, left, right) for the 2-D kernels; spatial/kernel/... are (H, W) pairs."""
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same", "causal"):
+        raise ValueError(f"{op}: padding must be 'valid', 'same'" +
+                         (" or 'causal'" if op == "conv1d" else "") +
+                         f", received padding={padding!r}")
+    padding = padding.lower()
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "causal":
+        if op != "conv1d":
+            raise ValueError(f"{op}: padding='causal' is only for conv1d, received "
+                             f"padding={padding!r}")
+        return (0, 0, (kernel[1] - 1) * dilation[1], 0)
+    t, b = same_padding(spatial[0], kernel[0], strides[0], dilation[0])
+    left, right = same_padding(spatial[1], kernel[1], strides[1], dilation[1])
+    return (t, b, left, right)
+
+
+def _groups_slices(n: int, groups: int):
+    step = n // groups
+    return [slice(g * step, (g + 1) * step) for g in range(groups)]
+
+
+class Conv2D(Function):
+    """x (N, H, W, C), kernel (R, S, C/groups, K), bias (K) or None -> y (N, P, Q, K).
+
+    geom = (strides, (top, bottom, left, right), dilation); relu fuses max(0, .).
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias, geom, relu, groups):
+        strides, pads, dilation = geom
+        x, kernel = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(kernel, np.float32)
+        if bias is not None:
+            bias = np.ascontiguousarray(bias, np.float32)
+        if groups == 1:
+            y = _C.conv2d_forward(x, kernel, bias, strides, pads, dilation, relu)
+        else:
+            parts = []
+            for cs, ks in zip(_groups_slices(x.shape[3], groups),
+                              _groups_slices(kernel.shape[3], groups)):
+                parts.append(_C.conv2d_forward(
+                    np.ascontiguousarray(x[..., cs]), np.ascontiguousarray(kernel[..., ks]),
+                    None if bias is None else np.ascontiguousarray(bias[ks]), strides, pads,
+                    dilation, relu))
+            y = np.concatenate(parts, axis=3)
+        ctx.save(x, kernel, y if relu else None, geom, groups)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, kernel, y, (strides, pads, dilation), groups = ctx.saved
+        need_x, need_k, need_b = ctx.needs_input_grad[:3]
+        dy = np.ascontiguousarray(dy, dtype=np.float32)
+        if groups == 1:
+            return _C.conv2d_backward(dy, x, kernel, y, strides, pads, dilation, need_x, need_k,
+                                      need_b)
+        dxs, dks, dbs = [], [], []
+        for cs, ks in zip(_groups_slices(x.shape[3], groups),
+                          _groups_slices(kernel.shape[3], groups)):
+            dx, dk, db = _C.conv2d_backward(
+                np.ascontiguousarray(dy[..., ks]), np.ascontiguousarray(x[..., cs]),
+                np.ascontiguousarray(kernel[..., ks]),
+                None if y is None else np.ascontiguousarray(y[..., ks]), strides, pads,
+                dilation, need_x, need_k, need_b)
+            dxs.append(dx)
+            dks.append(dk)
+            dbs.append(db)
+        return (np.concatenate(dxs, axis=3) if need_x else None,
+                np.concatenate(dks, axis=3) if need_k else None,
+                np.concatenate(dbs) if need_b else None)
+
+
+class Conv1D(Function):
+    """x (N, L, C), kernel (k, C/groups, K), bias (K) or None -> y (N, L', K): Conv2D with
+    H = 1 on reshaped views."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias, geom, relu, groups):
+        y = Conv2D.forward(ctx, x[:, None], kernel[None], bias, geom, relu, groups)
+        return y[:, 0]
+
+    @staticmethod
+    def backward(ctx, dy):
+        dx, dk, db = Conv2D.backward(ctx, dy[:, None])
+        return (None if dx is None else dx[:, 0], None if dk is None else dk[0], db)
+
+
+class Conv2DReluMaxPool(Function):
+    """x (N, H, W, C), kernel (R, S, C, K), bias (K) or None -> (N, P // ph, Q // pw, K) =
+    max_pool(relu(conv2d(x, kernel) + bias)), pool windows (ph, pw) with strides (ph, pw),
+    'valid'. One kernel: the conv output is pooled in L1 and never stored; the backward reads
+    the pooled gradient and the u8 argmax."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias, geom, pool):
+        strides, pads, dilation = geom
+        x, kernel = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(kernel, np.float32)
+        if bias is not None:
+            bias = np.ascontiguousarray(bias, np.float32)
+        y, argmax = _C.conv2d_relu_maxpool_forward(x, kernel, bias, strides, pads, dilation,
+                                                   pool)
+        ctx.save(x, kernel, y, argmax, geom, pool)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, kernel, y, argmax, (strides, pads, dilation), pool = ctx.saved
+        need_x, need_k, need_b = ctx.needs_input_grad[:3]
+        return _C.conv2d_relu_maxpool_backward(np.ascontiguousarray(dy, dtype=np.float32),
+                                               argmax, y, x, kernel, strides, pads, dilation,
+                                               pool, need_x, need_k, need_b)
+
+
+def _activation(op: str, activation) -> bool:
+    """True for a fused relu; None/'linear' give False; anything else is refused here (the
+    layers apply other activations after the op)."""
+    if activation is None or activation == "linear":
+        return False
+    if activation == "relu":
+        return True
+    raise ValueError(f"{op}: activation must be None, 'linear' or 'relu' (apply other "
+                     f"activations to the result), received activation={activation!r}")
+
+
+def _check(op: str, x, kernel, bias, rank: int, groups) -> tuple:
+    """Checks ranks, channels, groups and the bias; returns x and kernel ready for apply
+    (Tensors as they are, anything else as float32 arrays)."""
+    xa, ka = _input(x, op, "x"), _input(kernel, op, "kernel")
+    if xa.ndim != rank + 2:
+        layout = "(batch, length, channels)" if rank == 1 else "(batch, height, width, channels)"
+        raise ValueError(f"{op}: x must have rank {rank + 2} {layout}, received shape "
+                         f"{xa.shape}")
+    if ka.ndim != rank + 2:
+        raise ValueError(f"{op}: kernel must have rank {rank + 2} "
+                         f"({'kernel_size, ' * rank}in_channels, filters), received shape "
+                         f"{ka.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, received groups={groups!r}")
+    channels, filters = xa.shape[-1], ka.shape[-1]
+    if channels != ka.shape[-2] * groups:
+        extra = f" with groups={groups}" if groups != 1 else ""
+        raise ValueError(f"{op}: input has {channels} channels but kernel expects "
+                         f"{ka.shape[-2] * groups}{extra} (kernel shape {ka.shape})")
+    if filters % groups:
+        raise ValueError(f"{op}: filters ({filters}) must be divisible by groups ({groups})")
+    if bias is not None:
+        ba = _input(bias, op, "bias")
+        if ba.shape != (filters,):
+            raise ValueError(f"{op}: bias must have shape ({filters},), received {ba.shape}")
+    return xa, ka
+
+
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+           activation=None, groups: int = 1) -> Tensor:
+    """2-D convolution, channels last: x (N, H, W, C), kernel (R, S, C/groups, K), bias (K)
+    -> (N, P, Q, K). activation None/'linear'/'relu' (fused)."""
+    op = "conv2d"
+    xa, ka = _check(op, x, kernel, bias, 2, groups)
+    strides = normalize_tuple(strides, 2, op, "strides")
+    dilation = normalize_tuple(dilation_rate, 2, op, "dilation_rate")
+    pads = _pads(op, padding, xa.shape[1:3], ka.shape[:2], strides, dilation)
+    relu = _activation(op, activation)
+    return Conv2D.apply(xa, ka, _bias_arg(bias),
+                        (strides, pads, dilation), relu, int(groups))
+
+
+def conv2d_relu_maxpool2d(x, kernel, bias=None, strides=(1, 1), padding="valid",
+                          dilation_rate=(1, 1), pool_size=(2, 2)) -> Tensor:
+    """max_pool2d(relu(conv2d(x, kernel, bias)), pool_size) in one fused op (pool strides =
+    pool_size, 'valid' pooling): x (N, H, W, C), kernel (R, S, C, K) -> (N, P // ph, Q // pw, K).
+    The same values as the three ops in a row; the conv output is never written to memory."""
+    op = "conv2d_relu_maxpool2d"
+    xa, ka = _check(op, x, kernel, bias, 2, 1)
+    strides = normalize_tuple(strides, 2, op, "strides")
+    dilation = normalize_tuple(dilation_rate, 2, op, "dilation_rate")
+    pool = normalize_tuple(pool_size, 2, op, "pool_size")
+    pads = _pads(op, padding, xa.shape[1:3], ka.shape[:2], strides, dilation)
+    return Conv2DReluMaxPool.apply(xa, ka, _bias_arg(bias), (strides, pads, dilation), pool)
+
+
+def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, activation=None,
+           groups: int = 1) -> Tensor:
+    """1-D convolution, channels last: x (N, L, C), kernel (k, C/groups, K), bias (K)
+    -> (N, L', K). padding 'valid', 'same' or 'causal'; activation None/'linear'/'relu'."""
+    op = "conv1d"
+    xa, ka = _check(op, x, kernel, bias, 1, groups)
+    strides = (1,) + normalize_tuple(strides, 1, op, "strides")
+    dilation = (1,) + normalize_tuple(dilation_rate, 1, op, "dilation_rate")
+    pads = _pads(op, padding, (1, xa.shape[1]), (1, ka.shape[0]), strides, dilation)
+    relu = _activation(op, activation)
+    return Conv1D.apply(xa, ka, _bias_arg(bias),
+                        (strides, pads, dilation), relu, int(groups))
+
+
+def _bias_arg(bias):
+    if bias is None or isinstance(bias, Tensor):
+        return bias
+    return np.ascontiguousarray(bias, dtype=np.float32)
