@@ -1,0 +1,52 @@
+// rnn_internal.h — what the recurrent-layer driver (rnn.cpp) shares with its two recurrence
+// passes: the portable one (rnn_generic.cpp) and the fused AVX2 one (rnn_avx2.cpp).
+// Declarations only: nothing inline is shared between files built with different ISA flags.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/rnn.h"
+
+namespace grebe {
+namespace rnn {
+
+// One recurrence pass, resolved by the driver.
+struct Pass {
+    const RnnArgs* a;
+    int G;
+    int64_t GU;
+    // h and c states: (T+1,B,U) when `full` (a training forward, or the backward reading them),
+    // else two (B,U) slices used in turn (inference): step s reads slice s and writes s+1,
+    // taken modulo 2.
+    float* hs;
+    float* cs;
+    bool full;
+    // Backward only.
+    float* dG;     // (T,B,GU) d(loss)/d(gate pre-activations); GRU reset_after: recurrent side
+                   // [dz, dr, dh*r]; everything else: the input side too
+    int64_t ldG;   // row stride of dG (>= GU)
+    float* dXh;    // (T,B,U) GRU reset_after: d/d(input-side h pre-activation)
+    float* carry;  // (B,U) on entry dhT (or zeros): gradient of the state h flowing back
+    float* dc;     // (B,U) LSTM: on entry dcT (or zeros); on exit dc0
+    float* dh0;    // (B,U) where the pass leaves d/dh0 (may alias carry)
+    bool want_dh0; // false: the last product (d/dh0) may be skipped
+};
+
+// Threads for a fused pass over B rows doing `work` multiply-adds in all: the budget when the
+// work pays for a fork/join, never more than there are rows to split.
+int pass_threads(int64_t B, int64_t work);
+
+// Forward: needs p.hs[0] (and p.cs[0]) set; writes states for s = 1..T, a->y and the saved
+// gates/aux when a->gates is set. Backward: fills dG (and dXh), dc, and dh0.
+void forward_generic(const Pass& p);
+void backward_generic(const Pass& p);
+void forward_fused_avx2(const Pass& p);
+void backward_fused_avx2(const Pass& p);
+
+// Grow-only, 64-byte aligned scratch owned by the calling thread, one buffer per slot.
+enum Slot { kWsH = 0, kWsC, kWsZ, kWsQ, kWsA, kWsDG, kWsDXh, kWsCarry, kWsDc, kWsXs, kWsPack,
+            kWsCount };
+float* workspace(int slot, size_t floats);
+
+}  // namespace rnn
+}  // namespace grebe
