@@ -125,6 +125,9 @@ TEST(Gemm, LargeShapesCrossEveryBlockBoundary) {
         {true, true, 299, 303, 260, -1.0f, 0.0f, 2},  {false, false, 320, 600, 200, 1.0f, 0.0f, 0},
         {false, false, 7, 4100, 9, 1.0f, 0.0f, 0},    {false, false, 600, 4100, 130, 1.0f, 0.0f, 0},
         {false, false, 1000, 27, 32, 1.0f, 0.0f, 0},  {true, false, 64, 2304, 128, 1.0f, 0.0f, 0},
+        // Shallow A^T read in place (K <= KC/4): a weight gradient x^T @ dz, and its edges.
+        {true, false, 784, 128, 32, 1.0f, 0.0f, 0},   {true, false, 785, 131, 33, 1.0f, 0.5f, 3},
+        {true, true, 301, 97, 64, -1.0f, 0.0f, 1},    {true, false, 150, 40, 65, 1.0f, 1.0f, 0},
     };
     for (Isa isa : runnable_isas()) {
         ASSERT_TRUE(set_isa(isa));
@@ -161,6 +164,9 @@ TEST(Gemm, BitIdenticalForAnyThreadCount) {
         {false, false, 64, 64, 64, 1.0f, 0.0f, 0},     {false, false, 301, 517, 600, 1.0f, 0.5f, 3},
         {true, false, 128, 2304, 64, 1.0f, 0.0f, 0},   {false, true, 200, 130, 300, 1.0f, 0.0f, 0},
         {false, false, 2000, 27, 32, 1.0f, 0.0f, 0},   {true, true, 97, 1000, 513, 2.0f, 1.0f, 1},
+        {true, false, 784, 128, 32, 1.0f, 0.0f, 0},    {true, false, 785, 131, 33, 1.0f, 0.5f, 3},
+        // B in place, few rows: threads split N (a dense forward at batch 32).
+        {false, false, 32, 128, 784, 1.0f, 0.0f, 0},   {false, false, 31, 130, 300, 1.0f, 0.5f, 2},
     };
     for (Isa isa : runnable_isas()) {
         ASSERT_TRUE(set_isa(isa));

@@ -39,7 +39,8 @@ def assert_close_k(got, want, k):
 
 
 SHAPES = [(1, 1, 1), (1, 17, 5), (6, 16, 7), (5, 15, 3), (7, 17, 257), (13, 31, 256),
-          (145, 97, 255), (64, 64, 64), (300, 290, 520), (2, 4100, 3)]
+          (145, 97, 255), (64, 64, 64), (300, 290, 520), (2, 4100, 3),
+          (784, 128, 32), (785, 131, 33), (301, 97, 64), (150, 40, 65)]  # shallow A^T in place
 
 
 @pytest.mark.parametrize("m,n,k", SHAPES)
@@ -71,12 +72,21 @@ def test_beta_zero_ignores_nan_in_c(isa):
     assert_close_k(c, a.astype(np.float64) @ b, 33)
 
 
-def test_fused_bias_relu(isa):
+def test_fused_bias_relu(isa, threads):
     rng = np.random.default_rng(3)
     a, b, bias = rand(rng, 50, 300), rand(rng, 300, 37), rand(rng, 37)
     ref = a.astype(np.float64) @ b + bias
     assert_close_k(_C.sgemm(a, b, bias=bias), ref, 300)
     assert_close_k(_C.sgemm(a, b, bias=bias, relu=True), np.maximum(ref, 0), 300)
+    # Few rows, B in place: the threads split N, each with its own slice of the bias.
+    a, b, bias = rand(rng, 32, 784), rand(rng, 784, 133), rand(rng, 133)
+    ref = np.maximum(a.astype(np.float64) @ b + bias, 0)
+    outs = []
+    for t in (1, 2):
+        grebe.set_num_threads(t)
+        outs.append(_C.sgemm(a, b, bias=bias, relu=True))
+        assert_close_k(outs[-1], ref, 784)
+    assert np.array_equal(outs[0], outs[1])
 
 
 def test_matches_reference_oracle(isa):
@@ -86,7 +96,8 @@ def test_matches_reference_oracle(isa):
 
 
 @pytest.mark.parametrize("m,n,k", [(64, 64, 64), (301, 517, 600), (2000, 27, 32),
-                                   (64, 2304, 128), (200, 130, 300)])
+                                   (64, 2304, 128), (200, 130, 300), (784, 128, 32),
+                                   (785, 131, 33), (32, 128, 784), (31, 130, 300)])
 def test_bitwise_identical_for_any_thread_count(isa, threads, m, n, k):
     rng = np.random.default_rng(5)
     a, b = rand(rng, m, k), rand(rng, k, n)

@@ -43,7 +43,11 @@ Plan choose_plan(const Args& g) {
     // A in place is read as MR row streams; pack it for large products, whose MC x KC block
     // must stay in L2 without set conflicts, and when A^T would cost a cache line per k.
     const bool big = g.M > 2 * bs.MC && g.N > 16 * bs.NR && g.K > bs.KC / 2;
-    const bool pack_a = big || (g.trans_a && g.N > bs.NR);
+    // A shallow A^T (K <= KC/4, e.g. a weight gradient x^T @ dz over a small batch) is read in
+    // place: each k reads MR adjacent floats of one row, and the whole K x MR strip (a few
+    // cache lines per k) stays in L1 while the row of tiles reuses it; packing would cost
+    // about as much as the product itself.
+    const bool pack_a = big || (g.trans_a && g.N > bs.NR && g.K > bs.KC / 4);
     return {pack_a, pack_b};
 }
 
@@ -107,12 +111,18 @@ void pack_b(float* dst, const Args& g, int64_t p0, int64_t kc, int64_t j0, int64
 }
 
 // Splits the MR x NR tile grid (tiles_m x tiles_n) over nth threads as tm x tn blocks, picking
-// the factorization with the smallest largest share; ties go to splitting M, so that threads
-// share the packed B panel. Which thread computes a tile never changes the tile's bits.
-inline void thread_grid(int nth, int64_t tiles_m, int64_t tiles_n, int* tm_out, int* tn_out) {
+// the factorization with the smallest largest share. Ties go to splitting M when B is packed,
+// so that threads share the packed B panel; with B read in place (few rows, B the big operand,
+// e.g. a dense forward at a small batch) they go to splitting N, so that each thread streams
+// only its own columns of B: half the B traffic per thread, and each thread finds the columns
+// it wrote in the previous step's update in its own cache. Which thread computes a tile never
+// changes the tile's bits.
+inline void thread_grid(int nth, int64_t tiles_m, int64_t tiles_n, bool prefer_m, int* tm_out,
+                        int* tn_out) {
     int best_tm = 1;
     int64_t best_cost = -1;
-    for (int tm = nth; tm >= 1; tm--) {
+    for (int i = 0; i < nth; i++) {
+        const int tm = prefer_m ? nth - i : i + 1;
         if (nth % tm) continue;
         int tn = nth / tm;
         int64_t cost = ceil_div(tiles_m, tm) * ceil_div(tiles_n, tn);
@@ -139,7 +149,7 @@ void region(const Args& g, Plan plan, float* bbuf, int tid, int nth) {
         const int64_t nc = min64(bs.NC, g.N - jc);
         const int64_t tiles_n = ceil_div(nc, NR);
         int tm, tn;
-        thread_grid(nth, tiles_m, tiles_n, &tm, &tn);
+        thread_grid(nth, tiles_m, tiles_n, plan.pack_b, &tm, &tn);
         const int tid_m = tid / tn, tid_n = tid % tn;
         const int64_t row0 = (tiles_m * tid_m / tm) * MR;
         const int64_t row1 = min64(g.M, (tiles_m * (tid_m + 1) / tm) * MR);
