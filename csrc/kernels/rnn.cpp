@@ -105,11 +105,12 @@ namespace {
 
 // The input-side gradient of the gate pre-activations as (pointer, ld) column blocks: GRU
 // reset_after keeps its h block apart (dXh); every other cell uses dG as it is.
-void input_side_gemms(const RnnArgs& a, const rnn::Pass& p, const float* xs, float* dxs) {
+void input_side_gemms(const RnnArgs& a, const rnn::Pass& p, const float* xs, float* dxs,
+                      bool weights) {
     const int64_t TB = a.T * a.B, U = a.U, GU = p.GU, F = a.F;
     const bool split = a.cell == RnnCell::gru;
     const int64_t n1 = split ? 2 * U : GU;
-    if (a.dW) {  // dW (F,GU) = xs^T (F, TB) @ dGx (TB, GU)
+    if (a.dW && weights) {  // dW (F,GU) = xs^T (F, TB) @ dGx (TB, GU)
         sgemm(true, false, F, n1, TB, 1.0f, xs, F, p.dG, p.ldG, 0.0f, a.dW, GU);
         if (split) sgemm(true, false, F, U, TB, 1.0f, xs, F, p.dXh, U, 0.0f, a.dW + 2 * U, GU);
     }
@@ -117,7 +118,7 @@ void input_side_gemms(const RnnArgs& a, const rnn::Pass& p, const float* xs, flo
         sgemm(false, true, TB, F, n1, 1.0f, p.dG, p.ldG, a.W, GU, 0.0f, dxs, F);
         if (split) sgemm(false, true, TB, F, U, 1.0f, p.dXh, U, a.W + 2 * U, GU, 1.0f, dxs, F);
     }
-    if (a.dbx) {
+    if (a.dbx && weights) {
         rnn::column_sums(a.dbx, p.dG, TB, n1, p.ldG);
         if (split) rnn::column_sums(a.dbx + 2 * U, p.dXh, TB, U, U);
     }
@@ -164,11 +165,18 @@ void rnn_backward(const RnnArgs& a) {
     }
     Pass p = make_pass(a, true);
     const bool fused = rnn_uses_fused_path(a);
+    // The fused pass adds the weight gradients step by step, keeping a few steps of dG, unless
+    // dx (one GEMM over all steps after the loop) wants them all.
+    p.weights_in_pass = fused && B >= kFuseWeightsMinBatch;
+    p.dG_full = !p.weights_in_pass || a.dx != nullptr;
+    const int64_t steps = p.dG_full ? T : kWeightSlots;
     // The fused pass pads dG's rows by 16 floats: with a power-of-two row stride (GU = 512) the
-    // rows its tiles walk down would share a few L1 sets.
+    // rows its tiles walk down would share a few L1 sets. The +16 at the end: the weight
+    // kernels may read a few floats past a row's last column.
     p.ldG = fused ? p.GU + 16 : p.GU;
-    p.dG = workspace(kWsDG, static_cast<size_t>(T * B * p.ldG));
-    p.dXh = a.cell == RnnCell::gru ? workspace(kWsDXh, static_cast<size_t>(T * BU)) : nullptr;
+    p.dG = workspace(kWsDG, static_cast<size_t>(steps * B * p.ldG + 16));
+    p.dXh = a.cell == RnnCell::gru ? workspace(kWsDXh, static_cast<size_t>(steps * BU + 16))
+                                   : nullptr;
     p.carry = workspace(kWsCarry, BU);
     p.dc = a.cell == RnnCell::lstm ? (a.dc0 ? a.dc0 : workspace(kWsDc, BU)) : nullptr;
     p.dh0 = a.dh0 ? a.dh0 : p.carry;
@@ -177,11 +185,14 @@ void rnn_backward(const RnnArgs& a) {
     if (p.dc) {
         if (a.dcT) std::memcpy(p.dc, a.dcT, BU * sizeof(float)); else zero(p.dc, BU);
     }
+    if (p.weights_in_pass) {
+        zero(a.dW, F * G * U); zero(a.dR, U * G * U); zero(a.dbx, G * U); zero(a.dbh, G * U);
+    }
     if (fused) backward_fused_avx2(p); else backward_generic(p);
 
     // x in step order (T,B,F), the row order of dG, for dW; dx comes back the same way.
     float* xs = nullptr;
-    if (a.dW) {
+    if (a.dW && !p.weights_in_pass) {
         xs = workspace(kWsXs, static_cast<size_t>(T * B * F));
         #pragma omp parallel for num_threads(threads_for(T * B * F))
         for (int64_t s = 0; s < T; s++) {
@@ -191,7 +202,7 @@ void rnn_backward(const RnnArgs& a) {
         }
     }
     float* dxs = a.dx ? workspace(kWsPack, static_cast<size_t>(T * B * F)) : nullptr;
-    input_side_gemms(a, p, xs, dxs);
+    input_side_gemms(a, p, xs, dxs, !p.weights_in_pass);
     if (dxs) {
         #pragma omp parallel for num_threads(threads_for(T * B * F))
         for (int64_t s = 0; s < T; s++) {
@@ -200,7 +211,7 @@ void rnn_backward(const RnnArgs& a) {
                 std::memcpy(a.dx + (b * T + t) * F, dxs + (s * B + b) * F, F * sizeof(float));
         }
     }
-    recurrent_side_gemms(a, p);
+    if (!p.weights_in_pass) recurrent_side_gemms(a, p);
 }
 
 }  // namespace grebe

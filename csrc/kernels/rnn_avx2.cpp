@@ -8,19 +8,27 @@
 // Backward, per step: dh_s (6 rows x 16 units) = dG_{s+1} R^T in registers (in depth slices of
 // 256 so the packed slice of R^T stays in L1), plus the carried gradient and dy_s, then the
 // cell's backward writes dG_s for those units; the saved activations it needs are prefetched
-// while the product runs. The weight gradients are whole-sequence GEMMs afterwards (rnn.cpp).
+// while the product runs. From batch 16 on, the same pass adds each step's share of dR, dW and
+// the bias gradients (rank-B updates of each thread's own columns) a few steps later, so dG is
+// kept for a few steps only; below, they are whole-sequence GEMMs afterwards (rnn.cpp).
 //
-// Threads: one parallel region for the whole sequence, split by batch rows. A row's recurrence
-// reads nothing but that row's state, so after the packing no thread ever waits for another:
-// no barrier per timestep (a per-step barrier costs little on an idle machine but stalls on
+// Threads: one parallel region for the whole sequence, the recurrence split by batch rows. A
+// row's recurrence reads nothing but that row's state, so no thread waits for another there:
+// no barrier per timestep (a per-step barrier costs little on an idle machine but stalls at
 // every step when another process takes a core). Every thread reads all of the packed weights
-// (328 KiB for LSTM 32->128: they stay in each core's L2). An output element is computed by the
-// same instructions in the same order whichever thread owns its row and however the rows are
-// tiled, so results are bit-identical for any thread count.
+// (328 KiB for LSTM 32->128: they stay in each core's L2). The weight gradients, split by
+// columns, need every row of a step's dG: threads publish per-step progress counters and the
+// weight work trails the recurrence by kWeightLag steps, so a late partner rarely stalls
+// anyone. An output element is computed by the same instructions in the same order whichever
+// thread owns it and however the rows are tiled, so results are bit-identical for any thread
+// count.
 #include <immintrin.h>
 #include <omp.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "kernels/rnn_internal.h"
 #include "kernels/runtime.h"
@@ -149,8 +157,9 @@ struct Ctx {
     const float* bias(const float* v, int g, int64_t j) const {
         return v ? v + g * U + j : nullptr;
     }
-    float* dG(int64_t s) const { return p.dG + s * B * p.ldG; }
-    float* dXh(int64_t s) const { return p.dXh + s * BU; }
+    int64_t slot(int64_t s) const { return p.dG_full ? s : s % kWeightSlots; }
+    float* dG(int64_t s) const { return p.dG + slot(s) * B * p.ldG; }
+    float* dXh(int64_t s) const { return p.dXh + slot(s) * BU; }
 };
 
 // Thread `tid` of `nth` owns rows [first, last) of the batch for the whole sequence: a row's
@@ -460,6 +469,105 @@ void bwd_tile(const BwdTile& bt, int64_t b0) {
     }
 }
 
+// C (MR rows x 16 columns, row stride ldc; only the first n columns are kept) += the sum over
+// k < K of a[k*lda + r] * w[k*ldw .. +15]: one step's rank-K update of a weight gradient.
+// w may be read up to 15 floats past its last valid column (the buffers are padded).
+template <int MR>
+void rank_update(float* C, int64_t ldc, int n, const float* a, int64_t lda, const float* w,
+                 int64_t ldw, int64_t K) {
+    const Lanes L0(n), L1(n > 8 ? n - 8 : 0);
+    __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        acc0[r] = L0.ld(C + r * ldc);
+        acc1[r] = L1.ld(C + r * ldc + 8);
+    }
+    for (int64_t k = 0; k < K; k++) {
+        const __m256 w0 = _mm256_loadu_ps(w + k * ldw), w1 = _mm256_loadu_ps(w + k * ldw + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            const __m256 av = _mm256_broadcast_ss(a + k * lda + r);
+            acc0[r] = _mm256_fmadd_ps(av, w0, acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(av, w1, acc1[r]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        L0.st(C + r * ldc, acc0[r]);
+        L1.st(C + r * ldc + 8, acc1[r]);
+    }
+}
+
+// rank_update over M rows in tiles of 6.
+void rank_update_rows(float* C, int64_t ldc, int n, const float* a, int64_t lda, int64_t M,
+                      const float* w, int64_t ldw, int64_t K) {
+    int64_t m0 = 0;
+    for (; m0 + 6 <= M; m0 += 6) rank_update<6>(C + m0 * ldc, ldc, n, a + m0, lda, w, ldw, K);
+    switch (M - m0) {
+        case 5: rank_update<5>(C + m0 * ldc, ldc, n, a + m0, lda, w, ldw, K); break;
+        case 4: rank_update<4>(C + m0 * ldc, ldc, n, a + m0, lda, w, ldw, K); break;
+        case 3: rank_update<3>(C + m0 * ldc, ldc, n, a + m0, lda, w, ldw, K); break;
+        case 2: rank_update<2>(C + m0 * ldc, ldc, n, a + m0, lda, w, ldw, K); break;
+        case 1: rank_update<1>(C + m0 * ldc, ldc, n, a + m0, lda, w, ldw, K); break;
+        default: break;
+    }
+}
+
+// out[0..n) += the column sums of M (K rows of 16 at stride ld), rows in order.
+void add_column_sums(float* out, int n, const float* M, int64_t ld, int64_t K) {
+    const Lanes L0(n), L1(n > 8 ? n - 8 : 0);
+    __m256 s0 = L0.ld(out), s1 = L1.ld(out + 8);
+    for (int64_t k = 0; k < K; k++) {
+        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(M + k * ld));
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(M + k * ld + 8));
+    }
+    L0.st(out, s0);
+    L1.st(out + 8, s1);
+}
+
+// Step s's share of the weight gradients for unit block jb (16 units), every gate, over all B
+// rows:
+//   dR[:, cols] += h_{s-1}^T dG_s[:, cols],  dW[:, cols] += x_t^T dGx_s[:, cols],
+//   dbx[cols] += colsum(dGx_s), dbh[cols] += colsum(dG_s) (GRU),
+// where dGx is the input side (GRU's h gate: dXh). Only this block's columns are touched, and
+// each element adds the rows b in order, steps from last to first, whoever owns the block.
+void weight_grads(const Ctx& c, int64_t s, int64_t jb) {
+    const RnnArgs& a = c.a;
+    const int64_t U = c.U, j0 = jb * 16;
+    const int n = static_cast<int>(U - j0 < 16 ? U - j0 : 16);
+    const float* dGs = c.dG(s);
+    const float* hprev = c.h(s);
+    const float* xt = a.x + c.t(s) * c.F;
+    for (int g = 0; g < c.p.G; g++) {
+        const int64_t col = g * U + j0;
+        const bool split = a.cell == RnnCell::gru && g == 2;
+        const float* gx = split ? c.dXh(s) + j0 : dGs + col;
+        const int64_t ldx = split ? U : c.p.ldG;
+        if (a.dR) rank_update_rows(a.dR + col, c.GU, n, hprev, U, U, dGs + col, c.p.ldG, c.B);
+        if (a.dW) rank_update_rows(a.dW + col, c.GU, n, xt, c.T * c.F, c.F, gx, ldx, c.B);
+        if (a.dbx) add_column_sums(a.dbx + col, n, gx, ldx, c.B);
+        if (a.dbh) add_column_sums(a.dbh + col, n, dGs + col, c.p.ldG, c.B);
+    }
+}
+
+// Per-thread progress of the backward, one cache line each: the last step whose dG rows the
+// thread has written (rec) and the last step whose weight gradients it has added (wgt). Both
+// count down from T.
+struct alignas(64) Progress {
+    std::atomic<int64_t> rec, wgt;
+};
+
+// Waits until every thread's counter (rec or wgt) has reached step w or below. Spins briefly,
+// then yields the core (a partner thread may be waiting for one).
+void wait_all(const Progress* pr, int nth, bool rec, int64_t w) {
+    for (int u = 0; u < nth; u++) {
+        const std::atomic<int64_t>& v = rec ? pr[u].rec : pr[u].wgt;
+        for (int spin = 0; v.load(std::memory_order_acquire) > w; spin++) {
+            if (spin < 2000) _mm_pause(); else std::this_thread::yield();
+        }
+    }
+}
+
 template <int MR>
 struct BwdT {
     static void run(const BwdTile& t, int64_t b0) { bwd_tile<MR>(t, b0); }
@@ -472,30 +580,55 @@ void backward_fused_avx2(const Pass& p) {
     const Ctx c(p);
     const int64_t nblk = (c.U + 15) / 16, panel = c.GU * 16;
     float* pack = workspace(kWsPack, static_cast<size_t>(nblk * panel));
-    const int nt = pass_threads(c.B, c.T * c.B * c.GU * c.U);
+    const int64_t per_row = c.GU * (c.U + (p.weights_in_pass ? c.U + c.F : 0));
+    const int nt = pass_threads(c.B, c.T * c.B * per_row);
+    std::vector<Progress> pr(nt);
+    for (auto& q : pr) {
+        q.rec.store(c.T, std::memory_order_relaxed);
+        q.wgt.store(c.T, std::memory_order_relaxed);
+    }
     #pragma omp parallel num_threads(nt)
     {
         #pragma omp for schedule(static)
         for (int64_t jb = 0; jb < nblk; jb++)
             pack_backward(pack + jb * panel, c.a.R, c.U, c.GU, jb);
-        const Rows rows(c.B, omp_get_thread_num(), omp_get_num_threads());
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        const Rows rows(c.B, tid, nth);
+        // Weight-gradient columns: whole unit blocks per thread, all rows.
+        const int64_t wb0 = nblk * tid / nth, wb1 = nblk * (tid + 1) / nth;
+        auto weights = [&](int64_t w) {  // step w's share, once every thread has written dG_w
+            wait_all(pr.data(), nth, true, w);
+            for (int64_t jb = wb0; jb < wb1; jb++) weight_grads(c, w, jb);
+            pr[tid].wgt.store(w, std::memory_order_release);
+        };
         // This thread's tiles' sums, carried from one depth slice to the next.
         float* partial =
             workspace(kWsQ, static_cast<size_t>((rows.last - rows.first + 5) / 6 * 96 + 1));
-        // Writes: dG_s, carry, dc (and dh0) of this thread's rows; reads: dG_{s+1} of the same
-        // rows. The product dG_{s+1} R^T runs in depth slices of kDepth (a 16 KiB slice of the
-        // packed R^T stays in L1 across the row tiles).
+        // Recurrence: writes dG_s, carry, dc (and dh0) of this thread's rows; reads dG_{s+1} of
+        // the same rows, so it never waits for another thread. The product dG_{s+1} R^T runs in
+        // depth slices of kDepth (a 16 KiB slice of the packed R^T stays in L1 across tiles).
+        // Weight gradients (p.weights_in_pass): step s + kWeightLag's, once all rows of it are
+        // written, a few steps behind so a late partner rarely makes anyone wait; dG lives in
+        // kWeightSlots slots, and a slot is reused only after every thread has read it.
         for (int64_t s = c.T - 1; s >= -1; s--) {
-            if (s < 0 && !p.want_dh0) break;  // nobody asked for d/dh0
-            for (int64_t jb = 0; jb < nblk; jb++)
-                for (int64_t k0 = 0; k0 < c.GU;) {
-                    const int64_t k1 = s + 1 < c.T && k0 + kDepth < c.GU ? k0 + kDepth : c.GU;
-                    const BwdTile bt{c, pack + jb * panel, s, jb * 16, k0, k1, partial,
-                                     rows.first};
-                    run_rows<BwdT>(bt, rows.first, rows.last);
-                    k0 = k1;
-                }
+            if (p.weights_in_pass && !p.dG_full && s >= 0 && s + kWeightSlots < c.T)
+                wait_all(pr.data(), nth, false, s + kWeightSlots);  // slot of s is free
+            if (s >= 0 || p.want_dh0)
+                for (int64_t jb = 0; jb < nblk; jb++)
+                    for (int64_t k0 = 0; k0 < c.GU;) {
+                        const int64_t k1 = s + 1 < c.T && k0 + kDepth < c.GU ? k0 + kDepth : c.GU;
+                        const BwdTile bt{c, pack + jb * panel, s, jb * 16, k0, k1, partial,
+                                         rows.first};
+                        run_rows<BwdT>(bt, rows.first, rows.last);
+                        k0 = k1;
+                    }
+            if (s >= 0) pr[tid].rec.store(s, std::memory_order_release);
+            if (p.weights_in_pass && s + kWeightLag < c.T && s + kWeightLag >= 0)
+                weights(s + kWeightLag);
         }
+        if (p.weights_in_pass)
+            for (int64_t w = (kWeightLag - 2 < c.T - 1 ? kWeightLag - 2 : c.T - 1); w >= 0; w--)
+                weights(w);
     }
 }
 

@@ -30,7 +30,17 @@ struct Pass {
     float* dc;     // (B,U) LSTM: on entry dcT (or zeros); on exit dc0
     float* dh0;    // (B,U) where the pass leaves d/dh0 (may alias carry)
     bool want_dh0; // false: the last product (d/dh0) may be skipped
+    bool weights_in_pass;  // the fused backward adds dR, dW, dbx, dbh itself, step by step
+                           // (the driver zeroes them first); else the driver runs GEMMs
+    bool dG_full;  // dG/dXh hold all T steps; else kWeightSlots steps, slot = step % slots
 };
+
+// The fused backward adds each step's weight gradients kWeightLag steps after computing its dG
+// and keeps kWeightSlots steps of dG; it does so from kFuseWeightsMinBatch rows on (below, one
+// GEMM over all T*B rows after the loop is cheaper).
+constexpr int64_t kWeightLag = 3;
+constexpr int64_t kWeightSlots = kWeightLag + 2;
+constexpr int64_t kFuseWeightsMinBatch = 16;
 
 // Threads for a fused pass over B rows doing `work` multiply-adds in all: the budget when the
 // work pays for a fork/join, never more than there are rows to split.

@@ -370,3 +370,20 @@ def test_portable_pass_agrees_with_fused(cell):
         _C.set_isa(isa)
     for a, b in zip(fused, portable):
         assert_close(a, b, "fused vs portable", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_weight_gradients_without_input_gradient(cell):
+    """Without dx the fused backward keeps a few steps of dG and adds the weight gradients as it
+    goes (batch >= 16): the same bits as with dx."""
+    case = make_case(cell, B=24, T=7, F=3, U=19, seed=12)
+    upstream = np.random.default_rng(3).standard_normal((24, 7, 19)).astype(np.float32)
+    results = []
+    for x_grad in (True, False):
+        x = grebe.tensor(case["x"], requires_grad=x_grad)
+        w = [grebe.tensor(case[k], requires_grad=True) for k in ("W", "R", "b")]
+        y = getattr(ops, cell)(x, *w)[0]
+        (y * grebe.tensor(upstream)).sum().backward()
+        results.append([v.grad for v in w])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
