@@ -12,34 +12,14 @@
 
 #include "kernels/gemm/gemm.h"
 #include "kernels/runtime.h"
+#include "test_util.h"
 
 namespace grebe {
 namespace {
 
-std::vector<Isa> runnable_isas() {
-    std::vector<Isa> out;
-    for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512})
-        if (static_cast<int>(isa) <= static_cast<int>(detect_isa())) out.push_back(isa);
-    return out;
-}
-
-// Restores the ISA and thread budget a test changed.
-struct Restore {
-    Isa isa = active_isa();
-    int threads = num_threads();
-    ~Restore() {
-        set_isa(isa);
-        set_num_threads(threads);
-    }
-};
-
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
+using testing_util::random_vec;
+using testing_util::Restore;
+using testing_util::runnable_isas;
 
 struct Case {
     bool ta, tb;

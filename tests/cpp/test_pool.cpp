@@ -13,33 +13,14 @@
 
 #include "kernels/pool.h"
 #include "kernels/runtime.h"
+#include "test_util.h"
 
 namespace grebe {
 namespace {
 
-std::vector<Isa> runnable_isas() {
-    std::vector<Isa> out;
-    for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512})
-        if (static_cast<int>(isa) <= static_cast<int>(detect_isa())) out.push_back(isa);
-    return out;
-}
-
-struct Restore {
-    Isa isa = active_isa();
-    int threads = num_threads();
-    ~Restore() {
-        set_isa(isa);
-        set_num_threads(threads);
-    }
-};
-
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
+using testing_util::random_vec;
+using testing_util::Restore;
+using testing_util::runnable_isas;
 
 // Values with many exact ties (multiples of 1/4 in [-1, 1]): the first position must win.
 std::vector<float> tied_vec(size_t n, uint32_t seed) {
