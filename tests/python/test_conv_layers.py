@@ -5,18 +5,11 @@ import pytest
 
 import grebe
 from grebe import layers, ops
-from helpers import torch_or_none
-
-try:
-    from helpers import run_layer_test
-except ImportError:  # pragma: no cover - the helper lands with the layer-test work
-    run_layer_test = None
+from helpers import run_layer_test, torch_or_none
 
 torch = torch_or_none()
-needs_layer_test = pytest.mark.skipif(run_layer_test is None, reason="no run_layer_test yet")
 
 
-@needs_layer_test
 @pytest.mark.parametrize("kwargs,input_shape,output_shape", [
     (dict(filters=4, kernel_size=3), (2, 8, 9, 3), (2, 6, 7, 4)),
     (dict(filters=4, kernel_size=(3, 2), padding="same", activation="relu"), (2, 7, 6, 3),
@@ -40,7 +33,6 @@ def test_conv2d_layer(kwargs, input_shape, output_shape):
                    expected_num_non_trainable_weights=0)
 
 
-@needs_layer_test
 @pytest.mark.parametrize("kwargs,input_shape,output_shape", [
     (dict(filters=4, kernel_size=3), (2, 10, 3), (2, 8, 4)),
     (dict(filters=4, kernel_size=3, padding="causal", dilation_rate=2, activation="relu"),
