@@ -18,6 +18,7 @@ import numpy as np
 
 from grebe import initializers, ops
 from grebe.layers.layer import Layer
+from grebe.layers.layer import serialize_arg as _serialize
 from grebe.ops.conv import output_size
 
 
@@ -38,21 +39,6 @@ def _positive_tuple(value, rank: int, who: str, arg: str) -> tuple:
         raise ValueError(f"{who}: the `{arg}` argument must be a tuple of {rank} positive "
                          f"integers, received {arg}={value!r}")
     return out
-
-
-def _serialize(obj):
-    """A JSON-safe form of an initializer/regularizer/constraint/activation argument."""
-    if obj is None or isinstance(obj, (str, int, float, bool, dict)):
-        return obj
-    if isinstance(obj, initializers.Initializer):
-        return initializers.serialize(obj)
-    from grebe import regularizers
-
-    if isinstance(obj, regularizers.Regularizer):
-        return regularizers.serialize(obj)
-    if hasattr(obj, "get_config"):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
-    return getattr(obj, "__name__", repr(obj))
 
 
 def _activation(identifier, who: str):

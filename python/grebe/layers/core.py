@@ -13,19 +13,7 @@ import numpy as np
 
 from grebe import activations, initializers, ops, regularizers
 from grebe.layers.layer import Layer
-
-
-def _serialize(obj):
-    """A JSON-safe form of an initializer / regularizer / constraint argument."""
-    if obj is None or isinstance(obj, (str, int, float, bool, dict)):
-        return obj
-    if isinstance(obj, initializers.Initializer):
-        return initializers.serialize(obj)
-    if isinstance(obj, regularizers.Regularizer):
-        return regularizers.serialize(obj)
-    if hasattr(obj, "get_config"):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
-    return getattr(obj, "__name__", repr(obj))
+from grebe.layers.layer import serialize_arg as _serialize
 
 
 def _serialize_activation(fn):

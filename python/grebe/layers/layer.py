@@ -39,6 +39,21 @@ def reset_names() -> None:
     _name_counts.clear()
 
 
+def serialize_arg(obj):
+    """A JSON-safe form of an initializer / regularizer / constraint argument for get_config."""
+    if obj is None or isinstance(obj, (str, int, float, bool, dict)):
+        return obj
+    from grebe import initializers, regularizers
+
+    if isinstance(obj, initializers.Initializer):
+        return initializers.serialize(obj)
+    if isinstance(obj, regularizers.Regularizer):
+        return regularizers.serialize(obj)
+    if hasattr(obj, "get_config"):
+        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    return getattr(obj, "__name__", repr(obj))
+
+
 # Set by grebe.models.graph: called when a layer is called on a symbolic KerasTensor.
 symbolic_call_hook = None
 

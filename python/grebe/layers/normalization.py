@@ -15,23 +15,9 @@ import numpy as np
 
 from grebe import initializers, ops
 from grebe.layers.layer import Layer
+from grebe.layers.layer import serialize_arg as _serialize
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
-
-
-def _serialize(obj):
-    """A JSON-safe form of an initializer / regularizer / constraint argument."""
-    if obj is None or isinstance(obj, (str, int, float, bool, dict)):
-        return obj
-    if isinstance(obj, initializers.Initializer):
-        return initializers.serialize(obj)
-    from grebe import regularizers
-
-    if isinstance(obj, regularizers.Regularizer):
-        return regularizers.serialize(obj)
-    if hasattr(obj, "get_config"):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
-    return getattr(obj, "__name__", repr(obj))
 
 
 def _float(value, arg: str, who: str, lo: float | None = None) -> float:
