@@ -20,10 +20,9 @@ torch.optim.Adam; torch.set_num_threads is set to grebe's thread count.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import time
+
+from _timing import median_times  # bench/_timing.py
 
 PEAK_PER_CORE = 102.4          # GFLOP/s per Zen3 core (FP32 FMA)
 FWD_MFLOP, TRAIN_MFLOP = 8.38, 23.6  # per image (PERF_NOTES.md)
@@ -38,27 +37,6 @@ def parse_args():
     p.add_argument("--settle", type=float, default=0.05, help="idle seconds before each batch")
     p.add_argument("--no-scaling", action="store_true", help="skip the 1-thread runs")
     return p.parse_args()
-
-
-def timer(fn, budget: float, settle: float) -> float:
-    """Seconds per call: one warm call, then calls for about `budget` seconds, averaged."""
-    time.sleep(settle)
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        el = time.perf_counter() - t0
-        if el >= budget and n >= 3:
-            return el / n
-
-
-def median_times(fns: dict, repeats: int, budget: float, settle: float) -> dict:
-    samples = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            samples[k].append(timer(fn, budget, settle))
-    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 # ---- grebe ---------------------------------------------------------------------------------

@@ -26,9 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
+
+from _timing import median_times  # bench/_timing.py
 
 PEAK_PER_CORE = 102.4  # GFLOP/s: 2 FMA pipes x 8 lanes x 2 flops x 3.2 GHz
 LAYERS = [  # name, H, W, C, K, R, S, needs the input gradient in the seed CNN
@@ -48,28 +48,6 @@ def parse_args():
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                  "conv.json"))
     return p.parse_args()
-
-
-def timer(fn, budget: float, settle: float) -> float:
-    """Seconds per call: one warm call, then calls for about `budget` seconds, averaged."""
-    time.sleep(settle)
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        el = time.perf_counter() - t0
-        if el >= budget and n >= 3:
-            return el / n
-
-
-def median_times(fns: dict, repeats: int, budget: float, settle: float) -> dict:
-    """Median seconds per call of each function, the functions alternating in each repeat."""
-    samples = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            samples[k].append(timer(fn, budget, settle))
-    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def main():

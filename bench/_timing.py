@@ -1,0 +1,26 @@
+"""Timing helpers the benchmarks share: per-call seconds over a time budget, and medians of
+functions timed alternately so a noisy neighbour hits every library alike."""
+import statistics
+import time
+
+
+def timer(fn, budget: float, settle: float) -> float:
+    """Seconds per call: one warm call, then calls for about `budget` seconds, averaged."""
+    time.sleep(settle)
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        el = time.perf_counter() - t0
+        if el >= budget and n >= 3:
+            return el / n
+
+
+def median_times(fns: dict, repeats: int, budget: float, settle: float) -> dict:
+    """Median seconds per call of each function, the functions alternating in each repeat."""
+    samples = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            samples[k].append(timer(fn, budget, settle))
+    return {k: statistics.median(v) for k, v in samples.items()}
