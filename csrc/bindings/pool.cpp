@@ -267,15 +267,22 @@ f32array batch_norm_apply_py(const py::array& x, const py::array& scale, const p
     return y;
 }
 
-py::tuple batch_norm_backward_reduce_py(const py::array& dy, const py::array& x,
-                                        const py::array& mean, const py::array& inv_std) {
-    const char* op = "batch_norm_backward";
+// Checks what every batch-norm backward takes: x and dy (M,C), mean and inv_std (C,). Returns M.
+int64_t check_bn_backward(const py::array& dy, const py::array& x, const py::array& mean,
+                          const py::array& inv_std, const char* op) {
     check_rows(x, op, "x");
     const int64_t M = x.shape(0), C = x.shape(1);
     check_f32(dy, op, "dy", 2);
     check_shape(dy, {M, C}, op, "dy");
     check_channels(mean, C, op, "mean");
     check_channels(inv_std, C, op, "inv_std");
+    return M;
+}
+
+py::tuple batch_norm_backward_reduce_py(const py::array& dy, const py::array& x,
+                                        const py::array& mean, const py::array& inv_std) {
+    const char* op = "batch_norm_backward";
+    const int64_t M = check_bn_backward(dy, x, mean, inv_std, op), C = x.shape(1);
     f32array dbeta({C}), dgamma({C});
     float *bp = dbeta.mutable_data(), *gp = dgamma.mutable_data();
     const float *dyp = ptr_f32(dy), *xp = ptr_f32(x), *mp = ptr_f32(mean),
@@ -296,12 +303,7 @@ f32array batch_norm_backward_data_py(const py::array& dy, const py::array& x,
                                      const py::object& gamma, const py::array& dbeta,
                                      const py::array& dgamma) {
     const char* op = "batch_norm_backward";
-    check_rows(x, op, "x");
-    const int64_t M = x.shape(0), C = x.shape(1);
-    check_f32(dy, op, "dy", 2);
-    check_shape(dy, {M, C}, op, "dy");
-    check_channels(mean, C, op, "mean");
-    check_channels(inv_std, C, op, "inv_std");
+    const int64_t M = check_bn_backward(dy, x, mean, inv_std, op), C = x.shape(1);
     check_channels(dbeta, C, op, "dbeta");
     check_channels(dgamma, C, op, "dgamma");
     const float* gp = nullptr;
@@ -428,12 +430,7 @@ py::tuple batch_norm_train_backward_py(const py::array& dy, const py::array& x,
                                        const py::array& mean, const py::array& inv_std,
                                        const py::object& gamma, bool need_dx) {
     const char* op = "batch_norm_backward";
-    check_rows(x, op, "x");
-    const int64_t M = x.shape(0), C = x.shape(1);
-    check_f32(dy, op, "dy", 2);
-    check_shape(dy, {M, C}, op, "dy");
-    check_channels(mean, C, op, "mean");
-    check_channels(inv_std, C, op, "inv_std");
+    const int64_t M = check_bn_backward(dy, x, mean, inv_std, op), C = x.shape(1);
     const float* gp = nullptr;
     py::array g;
     if (!gamma.is_none()) {
