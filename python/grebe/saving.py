@@ -359,8 +359,13 @@ def _optimizer_state(model) -> dict:
 
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-    """Saves architecture, weights, compile config and optimizer state in one zip file."""
+    """Saves architecture, weights, compile config and optimizer state in one zip file
+    (a path ending in .keras: Keras 3's own archive, see grebe.keras_files)."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".keras"):
+        from grebe import keras_files
+
+        return keras_files.save_keras(model, filepath, overwrite=overwrite)
     _check_overwrite(filepath, overwrite)
     groups = _weight_groups(model)
     tensors = _weight_tensors(groups)
@@ -450,10 +455,16 @@ def _build_model(model, build_config) -> None:
             model(Tensor(np.zeros(tuple(1 if d is None else d for d in shape), np.float32)))
 
 
-def load_model(filepath, custom_objects: dict | None = None, compile: bool = True):
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True,
+               safe_mode: bool = True):
     """Rebuilds a model saved with save_model: architecture, weights and, with compile=True,
-    the compile config and the optimizer state, so that training continues exactly."""
+    the compile config and the optimizer state, so that training continues exactly. A path
+    ending in .keras is read as a Keras 3 archive (grebe.keras_files; safe_mode as in Keras)."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".keras"):
+        from grebe import keras_files
+
+        return keras_files.load_keras(filepath, custom_objects, compile, safe_mode)
     blob = _read_bytes(filepath)
     if not blob.startswith(b"PK"):
         hint = ""
@@ -498,8 +509,13 @@ def _restore_optimizer(model, state: dict, source) -> None:
 
 # ---- weights files -----------------------------------------------------------------------------
 def save_weights(model, filepath, overwrite: bool = True) -> None:
-    """Saves the weights alone as a safetensors file (layer index in its metadata)."""
+    """Saves the weights alone as a safetensors file (layer index in its metadata); a path
+    ending in .h5 gets Keras 3's HDF5 layout (grebe.keras_files)."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".h5"):
+        from grebe import keras_files
+
+        return keras_files.save_weights_h5(model, filepath, overwrite=overwrite)
     _check_overwrite(filepath, overwrite)
     groups = _weight_groups(model)
     import grebe
@@ -528,8 +544,17 @@ def load_weights(model, filepath, skip_mismatch: bool = False,
     Layers are matched by position among the layers that hold weights (by_name=False, Keras's
     default) or by layer name (by_name=True: partial loading into a different architecture,
     e.g. a pre-trained base under a new head). A shape or count mismatch raises ValueError,
-    unless skip_mismatch=True, which skips that layer. Returns a WeightsReport."""
+    unless skip_mismatch=True, which skips that layer. Returns a WeightsReport. A Keras 3
+    `.weights.h5` file (or a `.keras` archive) is read by grebe.keras_files."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".h5"):
+        from grebe import keras_files
+
+        return keras_files.load_weights_h5(model, filepath, skip_mismatch)
+    if filepath.endswith(".keras"):
+        from grebe import keras_files
+
+        return model.set_weights(keras_files.load_keras(filepath, compile=False).get_weights())
     blob = _read_bytes(filepath)
     if blob.startswith(b"PK"):
         config, tensors = _read_model_zip(filepath, blob)
