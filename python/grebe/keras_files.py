@@ -219,6 +219,11 @@ def _lambda_function(obj, safe_mode):
     return types.FunctionType(code, {"__builtins__": __builtins__})
 
 
+def _uses_masks(config) -> bool:
+    text = json.dumps(config)
+    return '"mask_zero": true' in text or '"class_name": "Masking"' in text
+
+
 def to_grebe_config(obj, custom_objects=None, safe_mode=True, where="model"):
     """A Keras 3 config tree -> the same tree as grebe's from_config takes (DTypePolicy dicts
     become their names; Keras arguments grebe lacks are dropped only at neutral values)."""
@@ -239,7 +244,8 @@ def to_grebe_config(obj, custom_objects=None, safe_mode=True, where="model"):
             who = cfg.get("name", obj["class_name"])
             accepted = _accepted(cls)
             for key in [k for k in cfg if accepted is not None and k not in accepted]:
-                if cfg[key] in _NEUTRAL or not obj["config"].get(_ONLY_WITH.get(key, ""), True):
+                if cfg[key] in _NEUTRAL or not obj["config"].get(_ONLY_WITH.get(key, ""), True) \
+                        or (key == "zero_output_for_mask" and where == "no masks"):
                     del cfg[key]
                 else:
                     raise ValueError(f"Keras file: {obj['class_name']} {who!r}: argument "
@@ -328,7 +334,9 @@ def load_keras(filepath, custom_objects=None, compile: bool = True, safe_mode: b
                 raise ValueError(f"{filepath}: not a Keras .keras archive (no {member})")
         config = json.loads(z.read(_CONFIG))
         weights = io.BytesIO(z.read(_WEIGHTS))
-    config = to_grebe_config(config, custom_objects, safe_mode)
+    # zero_output_for_mask (set by Keras inside Bidirectional) only acts on masked steps.
+    where = "masks" if _uses_masks(config) else "no masks"
+    config = to_grebe_config(config, custom_objects, safe_mode, where)
     cls = saving._resolve_class(config, custom_objects)
     kwargs = {}
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
