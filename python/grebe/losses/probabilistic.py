@@ -155,5 +155,6 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  axis=-1, name="sparse_categorical_crossentropy", dtype=None):
-        super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
-                         from_logits=from_logits, ignore_class=ignore_class, axis=axis)
+        super().__init__(sparse_categorical_crossentropy, reduction=reduction,
+                         name=name, dtype=dtype, from_logits=from_logits,
+                         ignore_class=ignore_class, axis=axis)
