@@ -35,6 +35,12 @@ class MeanTracker:
         self.count = 0.0
 
 
+def to_numpy(out) -> np.ndarray:
+    """A model output (Tensor or array-like) as a numpy array."""
+    return out.data if hasattr(out, "data") and not isinstance(out, np.ndarray) else \
+        np.asarray(out)
+
+
 def _name_of(fn) -> str:
     name = getattr(fn, "name", None) or getattr(fn, "__name__", None) or type(fn).__name__
     return str(name)
