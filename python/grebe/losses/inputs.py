@@ -126,7 +126,7 @@ def _logits_of(y_pred, kind):
             return inputs[0]
         if name == "Dense":
             code = inputs[3]
-            want = dn._SOFTMAX if kind == "softmax" else act.ACT_CODES["sigmoid"]
+            want = dn.ROW_SOFTMAX if kind == "softmax" else act.ACT_CODES["sigmoid"]
             if code == want:
                 return dn.Dense.apply(inputs[0], inputs[1], inputs[2], dn._LINEAR, 0.0)
     except (AttributeError, IndexError, KeyError, TypeError):
