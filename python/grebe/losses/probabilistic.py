@@ -69,13 +69,12 @@ def _scce(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1, sample_
             sample_weight = _mask_weight(None, sample_weight, reduction, mask=valid)
     if not from_logits:
         return K.reduce_loss(K.sparse_cce_kernel, y_pred, labels, sample_weight, reduction, axis)
-    try:  # the native kernel checks the label range
+    try:  # the native kernel checks the label range (no Python pass over the labels)
         return K.reduce_loss(K.sparse_softmax_ce_kernel, y_pred, labels, sample_weight,
                              reduction, axis)
-    except ValueError as e:
-        if "labels must be in the range" not in str(e):
-            raise
-        raise ValueError(f"{name}: {str(e).split(': ', 1)[1]}") from None
+    except ValueError:
+        _labels(name, labels, y_pred, axis)  # raises the error naming this loss if out of range
+        raise
 
 
 def kl_divergence(y_true, y_pred) -> Tensor:

@@ -27,19 +27,12 @@ FUSED_ACTIVATIONS = dict(ACT_CODES, softmax=ROW_SOFTMAX, log_softmax=ROW_LOG_SOF
 FUSED_ACTIVATIONS.pop("gelu_tanh")
 FUSED_ACTIVATIONS.update(swish=ACT_CODES["silu"])
 
-_sgemm = getattr(_C, "sgemm", None)
+_sgemm = _C.sgemm
 
 
 def _gemm(a, b, trans_a=False, trans_b=False, bias=None, relu=False):
-    """op(a) @ op(b) (+ bias, relu) for 2-D float32 arrays: native when built, else numpy."""
-    if _sgemm is not None:
-        return _sgemm(a, b, trans_a, trans_b, 1.0, 0.0, None, bias, relu)
-    y = (a.T if trans_a else a) @ (b.T if trans_b else b)
-    if bias is not None:
-        y += bias
-    if relu:
-        np.maximum(y, 0, out=y)
-    return np.asarray(y, dtype=_f32, order="C")
+    """op(a) @ op(b) (+ bias, relu) for 2-D float32 arrays, natively."""
+    return _sgemm(a, b, trans_a, trans_b, 1.0, 0.0, None, bias, relu)
 
 
 class Dense(Function):
@@ -52,10 +45,7 @@ class Dense(Function):
             x = _f32c(x)
         K, N = w.shape
         x2 = x if x.ndim == 2 else x.reshape(-1, K)
-        if _sgemm is not None:
-            z = _sgemm(x2, w, False, False, 1.0, 0.0, None, b, code == _RELU)
-        else:
-            z = _gemm(x2, w, bias=b, relu=code == _RELU)
+        z = _sgemm(x2, w, False, False, 1.0, 0.0, None, b, code == _RELU)
         src = z  # what backward needs: y, or z = x @ W + b for acts whose gradient needs it
         if code == ROW_SOFTMAX or code == ROW_LOG_SOFTMAX:
             y = src = _C.softmax_forward(z, code == ROW_LOG_SOFTMAX, z)
