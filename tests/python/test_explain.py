@@ -315,3 +315,40 @@ def test_save_png_writes_a_picture(tmp_path, batch):
     path = explain.save_png(tmp_path / "x.png", batch[:2, :, :, 0], maps, titles=["a", "b"])
     data = open(path, "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+class _Net(grebe.Model):
+    def __init__(self):
+        super().__init__()
+        self.conv = layers.Conv2D(4, 3, activation="relu")
+        self.pool = layers.MaxPooling2D(2)
+        self.flat = layers.Flatten()
+        self.out = layers.Dense(3, activation="softmax")
+
+    def call(self, x, training=None):
+        return self.out(self.flat(self.pool(self.conv(x))))
+
+
+def _functional_and_nested(seq):
+    inp = grebe.Input((10, 10, 2))
+    functional = grebe.Model(inp, seq.layers[-1](seq.layers[-2](seq.layers[1](
+        seq.layers[0](inp)))))
+    inp2 = grebe.Input((10, 10, 2))
+    nested = grebe.Model(inp2, layers.Activation("linear")(seq(inp2)))
+    return functional, nested
+
+
+def test_every_model_kind_gives_the_same_maps(batch):
+    seq = small_cnn()
+    sub = _Net()
+    sub(batch[:1])
+    sub.set_weights(seq.get_weights())
+    functional, nested = _functional_and_nested(seq)
+    target = np.array([0, 1, 2, 0, 1])
+    ref_sal = explain.saliency(seq, batch, target)
+    ref_cam = explain.grad_cam(seq, batch, target)[1]
+    for m in (sub, functional, nested):
+        np.testing.assert_allclose(explain.saliency(m, batch, target), ref_sal, rtol=1e-5,
+                                   atol=1e-7, err_msg=type(m).__name__)
+        np.testing.assert_allclose(explain.grad_cam(m, batch, target)[1], ref_cam, rtol=1e-5,
+                                   atol=1e-7, err_msg=type(m).__name__)
