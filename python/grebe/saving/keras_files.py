@@ -275,7 +275,8 @@ def to_keras_config(obj):
 
 def save_keras(model, filepath, overwrite: bool = True) -> None:
     """model -> a Keras 3 `.keras` archive that keras.saving.load_model opens."""
-    from grebe import saving
+    from grebe.atomic_io import atomic_write
+    from grebe.saving import json_config, model_file
     from grebe.layers.serialization import serialize
 
     filepath = os.fspath(filepath)
@@ -287,16 +288,16 @@ def save_keras(model, filepath, overwrite: bool = True) -> None:
     config["build_config"] = model.get_build_config()
     cc = model.get_compile_config() if getattr(model, "optimizer", None) is not None else None
     if cc:
-        config["compile_config"] = _compile_to_keras(saving.serialize_object(cc))
+        config["compile_config"] = _compile_to_keras(json_config.serialize_object(cc))
     weights = io.BytesIO()
     _write_weights_h5(model, weights)
     meta = {"keras_version": KERAS_VERSION, "date_saved": "", "grebe": True}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
         z.writestr(_META, json.dumps(meta))
-        z.writestr(_CONFIG, json.dumps(config, default=saving._json_default))
+        z.writestr(_CONFIG, json.dumps(config, default=json_config._json_default))
         z.writestr(_WEIGHTS, weights.getvalue())
-    saving.atomic_write(filepath, buf.getvalue())
+    atomic_write(filepath, buf.getvalue())
 
 
 def _compile_to_keras(cc: dict) -> dict:
@@ -320,7 +321,8 @@ def _compile_to_keras(cc: dict) -> dict:
 
 def load_keras(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """A `.keras` archive written by Keras 3 (or by save_keras) -> a grebe model."""
-    from grebe import saving
+    from grebe.atomic_io import atomic_write
+    from grebe.saving import json_config, model_file
 
     filepath = os.fspath(filepath)
     try:
@@ -337,16 +339,16 @@ def load_keras(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     # zero_output_for_mask (set by Keras inside Bidirectional) only acts on masked steps.
     where = "masks" if _uses_masks(config) else "no masks"
     config = to_grebe_config(config, custom_objects, safe_mode, where)
-    cls = saving._resolve_class(config, custom_objects)
+    cls = model_file._resolve_class(config, custom_objects)
     kwargs = {}
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         kwargs["custom_objects"] = custom_objects
     model = cls.from_config(config["config"], **kwargs)
-    saving._build_model(model, config.get("build_config"))
+    model_file._build_model(model, config.get("build_config"))
     extra = _read_weights_h5(model, weights, filepath)
     cc = config.get("compile_config")
     if compile and cc:
-        model.compile(**saving._deserialize_compile(_compile_from_keras(cc), custom_objects))
+        model.compile(**json_config._deserialize_compile(_compile_from_keras(cc), custom_objects))
         for item in extra:
             if isinstance(item, tuple) and item[0] == "optimizer":
                 _restore_optimizer(model, item[1], filepath)
@@ -372,14 +374,15 @@ def _compile_from_keras(cc: dict) -> dict:
 # ---- .weights.h5 files ------------------------------------------------------------------------
 
 def save_weights_h5(model, filepath, overwrite: bool = True) -> None:
-    from grebe import saving
+    from grebe.atomic_io import atomic_write
+    from grebe.saving import json_config, model_file
 
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False")
     buf = io.BytesIO()
     _write_weights_h5(model, buf)
-    saving.atomic_write(filepath, buf.getvalue())
+    atomic_write(filepath, buf.getvalue())
 
 
 def load_weights_h5(model, filepath, skip_mismatch: bool = False):
