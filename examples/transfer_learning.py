@@ -3,7 +3,8 @@ classifier of real handwritten digits that sees only 5, 10 or 20 labels per clas
 
 1. Source task, large: digits 0-9 printed in the fonts matplotlib ships (DejaVu, STIX, Computer
    Modern: regular, bold, italic, mono, serif), drawn by Pillow with random size, rotation,
-   stroke width and position, then reduced to 8x8 and scaled back up exactly as
+   stroke width, shear and position, bent by an elastic distortion (Simard et al. 2003: printed
+   strokes start to look written), then reduced to 8x8 and scaled back up exactly as
    grebe.datasets.digits prepares scikit-learn's scans — so the two tasks share an input domain.
 2. A base CNN learns them. With real Keras 3 installed (PyTorch backend) Keras trains it and saves
    `base.keras`; grebe loads that file (grebe.load_model reads Keras archives). Without Keras,
@@ -52,6 +53,17 @@ def to_digits_domain(img32: np.ndarray) -> np.ndarray:
     return (r @ small @ r.T).astype(np.float32)
 
 
+def distort(img: np.ndarray, rng) -> np.ndarray:
+    """A random shear and an elastic distortion (a smoothed random displacement field)."""
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float64)
+    shear = rng.uniform(-0.3, 0.3)
+    dx = gaussian_filter(rng.uniform(-1, 1, (32, 32)), 4.0) * 25.0 + shear * (yy - 16)
+    dy = gaussian_filter(rng.uniform(-1, 1, (32, 32)), 4.0) * 25.0
+    return map_coordinates(img, [yy + dy, xx + dx], order=1, mode="constant").astype(np.float32)
+
+
 def printed_digits(n_per_class: int, seed: int):
     from PIL import Image, ImageDraw, ImageFont
 
@@ -63,22 +75,22 @@ def printed_digits(n_per_class: int, seed: int):
             font = ImageFont.truetype(fonts[rng.integers(len(fonts))], int(rng.integers(22, 31)))
             canvas = Image.new("L", (48, 48), 0)
             ImageDraw.Draw(canvas).text((24, 24), str(label), fill=255, font=font, anchor="mm",
-                                        stroke_width=int(rng.integers(0, 3)), stroke_fill=255)
+                                        stroke_width=int(rng.integers(0, 2)), stroke_fill=255)
             canvas = canvas.rotate(rng.uniform(-15, 15), resample=Image.BILINEAR)
             box = np.asarray(canvas, np.float32) / 255.0
             rows, cols = np.flatnonzero(box.max(1) > 0.1), np.flatnonzero(box.max(0) > 0.1)
             crop = box[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-            # fit the digit's box into 32x32 with a random margin, as the scans were centred
+            # stretch the digit's box to nearly fill 32x32, as the UCI scans were normalized
             h, w = crop.shape
-            scale = rng.uniform(22, 30) / max(h, w)
-            img = Image.fromarray((crop * 255).astype(np.uint8)).resize(
-                (max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+            th = int(rng.integers(27, 33))
+            tw = int(min(32, max(6, round(w * th / h * rng.uniform(0.8, 1.3)))))
+            img = Image.fromarray((crop * 255).astype(np.uint8)).resize((tw, th), Image.BILINEAR)
             out = np.zeros((32, 32), np.float32)
             a = np.asarray(img, np.float32) / 255.0
             top = int(rng.integers(0, 33 - a.shape[0]))
             left = int(rng.integers(0, 33 - a.shape[1]))
             out[top:top + a.shape[0], left:left + a.shape[1]] = a
-            xs.append(to_digits_domain(out))
+            xs.append(to_digits_domain(distort(out, rng)))
             ys.append(label)
     order = rng.permutation(len(xs))
     return np.stack(xs)[order, :, :, None], np.array(ys)[order]

@@ -148,8 +148,8 @@ def _read_optimizer_h5(h):
 
 def _restore_optimizer(model, keras_vars, source: str) -> None:
     opt = getattr(model, "optimizer", None)
-    if opt is None or not keras_vars:
-        return
+    if opt is None or len(keras_vars) <= 2 and not np.any(keras_vars[0]):
+        return  # Keras never stepped: no slots were made, nothing to move
     if not opt.built:
         opt.build(model.trainable_weights)
     try:
