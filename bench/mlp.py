@@ -2,7 +2,9 @@
 process, same data, same threads. A step is forward, loss (sparse softmax cross-entropy on
 logits), backward and the optimizer update (grebe: optimizer.step() + zero_grad()).
 
-    PYTHONPATH=python python bench/mlp.py [--threads 2] [--steps 2000] [--rounds 5]
+    python bench/mlp.py [--threads 2] [--steps 2000] [--rounds 5]
+
+(the installed grebe; PYTHONPATH=python for an in-tree build).
 
 Prints the median us/step of each (over rounds that interleave the two libraries, so both see
 the same machine load), the ratio torch/grebe, grebe's step broken into phases, and the Python
@@ -15,12 +17,9 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 
 
 def parse_args():
@@ -172,10 +171,17 @@ def main():
         if t_step:
             t_rounds.append(statistics.median(time_steps(t_step, txs, tys, args.steps)) * 1e6)
     g_med = statistics.median(g_rounds)
+    from _peak import peak_gflops
+
+    peak, peak_line = peak_gflops(grebe._C.active_isa(), threads)
+    flops = 3 * 2 * args.batch * (784 * 128 + 128 * 10)  # forward + the two backward GEMMs
     print(f"MLP 784-128-10 relu, batch {args.batch}, SGD lr 0.01, {threads} threads, "
-          f"{args.rounds} rounds x {args.steps} steps (median us/step)")
+          f"{args.rounds} rounds x {args.steps} steps (median us/step), grebe "
+          f"{grebe._C.active_isa()}\n{peak_line}")
     print(f"  grebe  {g_med:8.1f} us/step   rounds: " + " ".join(f"{r:.0f}" for r in g_rounds))
-    results["grebe_us_per_step"] = g_med
+    print(f"  grebe at {flops / g_med / 1e3:.1f} GFLOP/s = {100 * flops / g_med / 1e3 / peak:.1f}%"
+          f" of peak (the step is {flops / 1e6:.1f} MFLOP)")
+    results.update(grebe_us_per_step=g_med, peak_gflops=peak, isa=grebe._C.active_isa())
     if t_step:
         t_med = statistics.median(t_rounds)
         ratios = [t / g for t, g in zip(t_rounds, g_rounds)]
