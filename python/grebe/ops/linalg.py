@@ -120,10 +120,60 @@ def solve_triangular(a, b, lower=False):
     return solve(tri if not needs_grad(val(a)) else a, b)
 
 
+class Cholesky(Function):
+    """a (..., n, n) symmetric positive-definite -> lower L with L L^T = a. Backward (Murray
+    2016): P = Phi(L^T dL) (lower triangle, halved diagonal), da = L^-T P L^-1, symmetrized."""
+
+    @staticmethod
+    def forward(ctx, a):
+        try:
+            lo = np.linalg.cholesky(a.astype(np.float64))
+        except np.linalg.LinAlgError:
+            raise ValueError("cholesky: the matrix is not positive definite") from None
+        ctx.save(lo)
+        return lo.astype(_f32)
+
+    @staticmethod
+    def backward(ctx, dy):
+        lo = ctx.saved[0]
+        p = np.tril(_mT(lo) @ dy)
+        p = p - 0.5 * np.eye(lo.shape[-1]) * p
+        li = np.linalg.inv(lo)
+        g = _mT(li) @ p @ li
+        return (0.5 * (g + _mT(g))).astype(_f32)
+
+
+class Eigh(Function):
+    """a (..., n, n) symmetric -> (w, v) ascending eigenvalues and eigenvectors. Backward:
+    v (diag(dw) + sym(v^T dv) / (w_j - w_i)) v^T (distinct eigenvalues)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        w, v = np.linalg.eigh(a.astype(np.float64))
+        ctx.save(w, v)
+        return w.astype(_f32), v.astype(_f32)
+
+    @staticmethod
+    def backward(ctx, dw, dv):
+        w, v = ctx.saved
+        e = w[..., None, :] - w[..., :, None]
+        idx = np.arange(w.shape[-1])
+        e[..., idx, idx] = np.inf
+        inner = (_mT(v) @ dv) / e
+        inner[..., idx, idx] = dw
+        g = v @ inner @ _mT(v)
+        return (0.5 * (g + _mT(g))).astype(_f32)
+
+
 @keras_op
 def cholesky(x, upper=False):
-    c = np.linalg.cholesky(raw(x).astype(np.float64))
-    return out(_mT(c) if upper else c)
+    v = fl(x)
+    _square("cholesky", raw(v))
+    lo = Cholesky.apply(v)
+    if not upper:
+        return lo
+    from grebe.ops.np_shape import swapaxes
+    return swapaxes(lo, -1, -2)
 
 
 @keras_op
@@ -158,8 +208,9 @@ def eig(x):
 
 @keras_op
 def eigh(x):
-    w, v = np.linalg.eigh(raw(x))
-    return out(w), out(v)
+    v = fl(x)
+    _square("eigh", raw(v))
+    return Eigh.apply(v)
 
 
 @keras_op

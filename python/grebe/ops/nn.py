@@ -285,7 +285,7 @@ def moments(x, axes, keepdims=False, synchronized=False):
 @keras_op
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
     v = fl(x)
-    eps = 1e-3 if epsilon is None else epsilon
+    eps = EPSILON if epsilon is None else epsilon
     m = _r.mean(v, axis, True)
     var = _r.mean(_m.square(v - m), axis, True)
     y = (v - m) / _m.sqrt(var + eps)

@@ -138,7 +138,7 @@ def average(x, axis=None, weights=None):
 
 @keras_op
 def ptp(x, axis=None, keepdims=False):
-    return _m.subtract(amax(x, axis, keepdims), amin(x, axis, keepdims)) if needs_grad(val(x)) \
+    return amax(x, axis, keepdims) - amin(x, axis, keepdims) if needs_grad(val(x)) \
         else out(np.ptp(raw(x), axis=_axis(axis), keepdims=keepdims))
 
 
@@ -236,7 +236,7 @@ def cumsum(x, axis=None, dtype=None):
     if needs_grad(v):
         return Cumsum.apply(v, axis)
     a = raw(v)
-    return out(np.cumsum(a, axis=axis, dtype=np.int32 if a.dtype == bool else dtype))
+    return out(np.cumsum(a, axis=axis, dtype=np.int32 if a.dtype == bool else dtype or a.dtype))
 
 
 class Cumprod(Function):
@@ -270,7 +270,7 @@ def cumprod(x, axis=None, dtype=None):
         axis = 0
     if needs_grad(v):
         return Cumprod.apply(v, axis)
-    return out(np.cumprod(raw(v), axis=axis, dtype=dtype))
+    return out(np.cumprod(raw(v), axis=axis, dtype=dtype or raw(v).dtype))
 
 
 @keras_op
