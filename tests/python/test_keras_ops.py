@@ -181,6 +181,12 @@ CASES = [
     ("depth_to_space", [F(1, 2, 2, 8), 2], {}), ("space_to_depth", [F(1, 4, 4, 2), 2], {}),
     ("top_k", [F(3, 6), 2], {}), ("in_top_k", [np.array([0, 3]), F(2, 5), 2], {}),
     ("extract_sequences", [F(2, 10), 4, 3], {}),
+    ("conv_transpose", [F(2, 4, 4, 3), F(3, 3, 2, 3)], {"strides": 2, "padding": "same"}),
+    ("conv_transpose", [F(2, 4, 4, 3), F(3, 2, 2, 3)], {"strides": 2}),
+    ("conv_transpose", [F(2, 5, 3), F(3, 2, 3)], {"padding": "same"}),
+    ("conv_transpose", [F(1, 5, 2), F(4, 3, 2)], {"strides": 3, "output_padding": 1}),
+    ("unfold", [F(2, 3, 5, 6), 3], {"padding": 1, "stride": 2}),
+    ("fold", [F(2, 12, 6), (3, 4), 2], {}),
 ]
 
 

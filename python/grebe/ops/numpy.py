@@ -12,5 +12,8 @@ from grebe.ops.np_search import *  # noqa: F401,F403
 from grebe.ops.np_search import __all__ as _search
 from grebe.ops.np_shape import *  # noqa: F401,F403
 from grebe.ops.np_shape import __all__ as _shape
+from grebe.ops.core import vectorize  # noqa: F401  (keras.ops.numpy has these two too)
+from grebe.ops.linalg import slogdet  # noqa: F401
 
-__all__ = sorted(set(_create + _math + _products + _reduce + _search + _shape))
+__all__ = sorted(set(_create + _math + _products + _reduce + _search + _shape +
+                     ["vectorize", "slogdet"]))
