@@ -68,6 +68,8 @@ _LAZY = {
     "saving": "grebe.saving",
     "regularizers": "grebe.regularizers",
     "random": "grebe.random",
+    "backend": "grebe.backend",
+    "constraints": "grebe.constraints",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",

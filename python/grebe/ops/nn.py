@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grebe import backend as _backend
 from grebe.ops import activation as _a
 from grebe.ops.conv import conv1d as _conv1d
 from grebe.ops.conv import conv2d as _conv2d
@@ -23,7 +24,6 @@ from grebe.ops._keras import fl, gather, keras_op, needs_grad, np_dtype, out, ra
 from grebe.ops.np_shape import moveaxis, reshape, split, transpose, where
 
 _f32 = np.float32
-EPSILON = 1e-7  # Keras's backend.epsilon() default
 
 
 def _wrap_fl(name, fn):
@@ -285,7 +285,7 @@ def moments(x, axes, keepdims=False, synchronized=False):
 @keras_op
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
     v = fl(x)
-    eps = EPSILON if epsilon is None else epsilon
+    eps = _backend.epsilon() if epsilon is None else epsilon
     m = _r.mean(v, axis, True)
     var = _r.mean(_m.square(v - m), axis, True)
     y = (v - m) / _m.sqrt(var + eps)
@@ -299,7 +299,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
 @keras_op
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
     v = fl(x)
-    eps = EPSILON if epsilon is None else epsilon
+    eps = _backend.epsilon() if epsilon is None else epsilon
     y = v / _m.sqrt(_r.mean(_m.square(v), axis, True) + eps)
     return y if scale is None else y * fl(scale)
 
@@ -308,7 +308,7 @@ def rms_normalization(x, scale=None, axis=-1, epsilon=None):
 def normalize(x, axis=-1, order=2, epsilon=None):
     """x divided by its `order`-norm along `axis` (at least epsilon)."""
     v = fl(x)
-    eps = EPSILON if epsilon is None else epsilon
+    eps = _backend.epsilon() if epsilon is None else epsilon
     if order == 2:
         return v / _m.sqrt(_m.maximum(_r.sum(_m.square(v), axis, True), eps))
     from grebe.ops.linalg import norm
@@ -347,7 +347,7 @@ def binary_crossentropy(target, output, from_logits=False):
     t, o = fl(target), fl(output)
     if from_logits:
         return _m.maximum(o, 0.0) - o * t + _a.softplus(-_m.abs(o))
-    o = _m.clip(o, EPSILON, 1.0 - EPSILON)
+    o = _m.clip(o, _backend.epsilon(), 1.0 - _backend.epsilon())
     return -(t * _m.log(o) + (1.0 - t) * _m.log(1.0 - o))
 
 
@@ -357,7 +357,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if from_logits:
         return -_r.sum(t * log_softmax(o, axis), axis)
     o = o / _r.sum(o, axis, True)
-    o = _m.clip(o, EPSILON, 1.0 - EPSILON)
+    o = _m.clip(o, _backend.epsilon(), 1.0 - _backend.epsilon())
     return -_r.sum(t * _m.log(o), axis)
 
 
@@ -432,4 +432,4 @@ from grebe.ops.nn_conv_extra import conv_transpose, fold, unfold  # noqa: E402,F
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "annotations", "fl", "gather", "keras_op", "needs_grad", "np_dtype", "out", "raw", "val",
-    "np", "moveaxis", "reshape", "split", "transpose", "where", "EPSILON")]
+    "np", "moveaxis", "reshape", "split", "transpose", "where")]
