@@ -290,3 +290,28 @@ def test_sparsemax_projects_onto_the_simplex_with_exact_gradients():
     z = F(3, 5) * 2
     y = check_op(lambda t: ops.sparsemax(t), _sparsemax_reference, None, inputs=[z])
     np.testing.assert_allclose(y.numpy().sum(-1), 1.0, rtol=1e-5)
+
+
+IMAGE_CASES = [
+    ("rgb_to_grayscale", [F(2, 4, 5, 3)], {}),
+    ("pad_images", [F(1, 3, 4, 2)], {"top_padding": 1, "left_padding": 2,
+                                     "target_height": 6, "target_width": 7}),
+    ("crop_images", [F(1, 6, 7, 2)], {"top_cropping": 1, "left_cropping": 2,
+                                      "target_height": 3, "target_width": 4}),
+    ("resize", [F(2, 4, 6, 3), (8, 3)], {"interpolation": "bilinear"}),
+    ("resize", [F(2, 4, 6, 3), (2, 9)], {"interpolation": "nearest"}),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", IMAGE_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(IMAGE_CASES)])
+def test_keras_ops_image_match_keras(name, args, kwargs):
+    targs = [_to_torch(a) for a in args]
+    gargs = [_to_grebe(a) for a in args]
+    k = getattr(keras.ops.image, name)(*targs, **kwargs)
+    g = getattr(ops.image, name)(*gargs, **kwargs)
+    np.testing.assert_allclose(g.numpy(), k.detach().numpy(), rtol=1e-4, atol=1e-5)
+    up = rng.standard_normal(tuple(g.shape)).astype(np.float32)
+    (g * up).sum().backward()
+    (k * torch.tensor(up)).sum().backward()
+    np.testing.assert_allclose(gargs[0].grad, targs[0].grad.numpy(), rtol=1e-3, atol=1e-4)
