@@ -64,3 +64,11 @@ def test_numpy_and_python_inputs_keep_keras_dtypes():
     assert ops.equal([1, 2], 2).dtype == bool
     assert ops.shape(np.zeros((2, 3))) == (2, 3)
     assert ops.convert_to_numpy(ops.arange(3)).tolist() == [0, 1, 2]
+
+
+def test_tensor_operators_keep_integer_dtypes():
+    a = ops.arange(4)
+    for r, want in ((a * 2, [0, 2, 4, 6]), (1 - a, [1, 0, -1, -2]), (a + a, [0, 2, 4, 6]),
+                    (a ** 2, [0, 1, 4, 9])):
+        assert r.dtype == np.int32 and r.numpy().tolist() == want
+    assert (a + 0.5).dtype == np.float32 and (a / 2).dtype == np.float32

@@ -12,6 +12,8 @@ import importlib as _importlib
 import sys as _sys
 import types as _types
 
+import numpy as _np
+
 from grebe.ops import arithmetic as _ar
 from grebe.ops import math as _m
 from grebe.ops import reduce as _r
@@ -29,11 +31,31 @@ from grebe.ops.loss import (sigmoid_cross_entropy, softmax_cross_entropy,  # noq
 from grebe.ops.rnn import gru, lstm, simple_rnn  # noqa: F401
 from grebe.ops.shape_ops import flatten, getitem, permute  # noqa: F401
 
+
+
+def _int_aware(fast, np_fn):
+    """A Tensor operator: the native float op, or numpy when both operands are integer or
+    boolean (Keras keeps `int_tensor + 1` an integer tensor)."""
+    T = _sys.modules["grebe.tensor"].Tensor
+
+    def op(a, b):
+        if (a.data.dtype.kind != "f") if type(a) is T else \
+                (type(b) is T and b.data.dtype.kind != "f"):
+            ra = a.data if type(a) is T else a  # Python scalars stay weakly typed (NEP 50)
+            rb = b.data if type(b) is T else b
+            if _np.asarray(ra).dtype.kind in "iub" and _np.asarray(rb).dtype.kind in "iub":
+                return T._make(_np.asarray(np_fn(ra, rb), order="C"), False, None, 0)
+        return fast(a, b)
+    op.__name__ = fast.__name__
+    return op
+
+
 # The Tensor operators (+, *, @, .sum(), ...) call the native ops directly, not the Keras
 # wrappers.
 _sys.modules["grebe.tensor"]._ops = _types.SimpleNamespace(
-    add=_ar.add, subtract=_ar.subtract, multiply=_ar.multiply, divide=_ar.divide,
-    negative=_ar.negative, power=_ar.power, matmul=_matmul, abs=_m.abs, getitem=_s.getitem,
+    add=_int_aware(_ar.add, _np.add), subtract=_int_aware(_ar.subtract, _np.subtract),
+    multiply=_int_aware(_ar.multiply, _np.multiply), divide=_ar.divide,
+    negative=_ar.negative, power=_int_aware(_ar.power, _np.power), matmul=_matmul, abs=_m.abs, getitem=_s.getitem,
     sum=_r.sum, mean=_r.mean, max=_r.max, min=_r.min, reshape=_s.reshape,
     transpose=_s.transpose, exp=_m.exp, log=_m.log, sqrt=_m.sqrt, relu=_a.relu,
     sigmoid=_a.sigmoid, tanh=_a.tanh, softmax=_a.softmax, log_softmax=_a.log_softmax,
