@@ -187,6 +187,11 @@ CASES = [
     ("conv_transpose", [F(1, 5, 2), F(4, 3, 2)], {"strides": 3, "output_padding": 1}),
     ("unfold", [F(2, 3, 5, 6), 3], {"padding": 1, "stride": 2}),
     ("fold", [F(2, 12, 6), (3, 4), 2], {}),
+    ("ctc_loss", [np.array([[1, 2, 2], [3, 1, 0]]), F(2, 7, 4) * 2, np.array([3, 2]),
+                  np.array([7, 5])], {}),
+    ("ctc_decode", [F(2, 6, 4) * 3, np.array([6, 4])], {}),
+    ("rearrange", [F(2, 3, 4, 5), "b h w c -> b (h w) c"], {}),
+    ("rearrange", [F(2, 12, 5), "b (h w) c -> b c w h"], {"h": 3}),
 ]
 
 

@@ -66,7 +66,7 @@ _sys.modules["grebe.tensor"]._ops = _types.SimpleNamespace(
 for _name in ("conv", "matmul"):
     globals().pop(_name, None)
 _KERAS_MODULES = ("numpy", "nn", "linalg", "core", "signal", "image")
-_KERAS_FLAT = ("numpy", "nn", "linalg", "core", "signal")
+_KERAS_FLAT = ("numpy", "nn", "linalg", "core", "signal", "rearrange_axes")
 
 
 def _load_keras_namespace() -> None:

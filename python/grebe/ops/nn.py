@@ -428,6 +428,7 @@ def space_to_depth(x, block_size, data_format="channels_last"):
     return _channels_back(gather(f, xl), data_format)
 
 
+from grebe.ops.ctc import ctc_decode, ctc_loss  # noqa: E402,F401
 from grebe.ops.nn_conv_extra import conv_transpose, fold, unfold  # noqa: E402,F401
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
