@@ -70,6 +70,7 @@ _LAZY = {
     "random": "grebe.random",
     "backend": "grebe.backend",
     "constraints": "grebe.constraints",
+    "explain": "grebe.explain",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",

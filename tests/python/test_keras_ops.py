@@ -85,7 +85,8 @@ CASES = [
     ("isnan", [np.array([1, np.nan], np.float32)], {}), ("isfinite", [F(3)], {}),
     ("bitwise_and", [I(4), I(4)], {}), ("bitwise_xor", [I(4), I(4)], {}),
     ("left_shift", [I(4), I(4, hi=3)], {}), ("isclose", [F(3), F(3)], {}),
-    ("nan_to_num", [np.array([1, np.nan, np.inf], np.float32)], {}),
+    ("nan_to_num", [np.array([1, np.nan, np.inf, -np.inf], np.float32)],
+     {"posinf": 9.0, "neginf": -8.0}),
     # creation
     ("zeros", [(2, 3)], {}), ("ones", [(2,)], {"dtype": "int32"}), ("full", [(2, 2), 3.0], {}),
     ("zeros_like", [I(3)], {}), ("ones_like", [F(2, 2)], {}), ("full_like", [F(3), 2], {}),
