@@ -3,7 +3,9 @@
 // Built without ISA flags; the blocked driver and micro-kernels live in gemm_<isa>.cpp.
 #include "kernels/gemm/gemm.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <vector>
 #include <new>
 
 #include "kernels/gemm/gemm_internal.h"
@@ -130,6 +132,32 @@ void sgemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M,
     for (int64_t b = 0; b < batch; b++)
         gemm::sgemm_any(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
                         ldb, beta, nullptr, false, C + b * stride_c, ldc, 1);
+}
+
+double fma_peak_gflops(int threads, double seconds) {
+    if (threads < 1) threads = 1;
+    std::vector<float> sink(threads);
+    const Isa isa = active_isa();
+    auto loop = [&](int64_t iters) {
+        switch (isa) {
+            case Isa::avx512: return gemm::peak_fma_avx512(threads, iters, sink.data());
+            case Isa::avx2: return gemm::peak_fma_avx2(threads, iters, sink.data());
+            default: return gemm::peak_fma_generic(threads, iters, sink.data());
+        }
+    };
+    using clock = std::chrono::steady_clock;
+    int64_t iters = 1 << 16;
+    loop(iters);  // warm-up: wakes the threads and lets the clock settle under the FMA load
+    double best = 0.0;
+    for (int rep = 0; rep < 5; rep++) {
+        const auto t0 = clock::now();
+        const int64_t flops = loop(iters);
+        const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+        if (dt > 0) best = best > flops / dt ? best : flops / dt;
+        // Size the next run to about seconds / 5.
+        if (dt > 0 && dt < seconds / 5) iters = static_cast<int64_t>(iters * (seconds / 5) / dt);
+    }
+    return best * 1e-9;
 }
 
 }  // namespace grebe

@@ -35,9 +35,31 @@ struct GenericKernel {
     }
 };
 
+// The multiply-add peak of one thread in portable code: 8 independent chains of 4 lanes
+// (separate multiply and add, as the portable kernels compute).
+float peak_loop(int64_t iters) {
+    float acc[8][4];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = float(i + j);
+    for (int64_t it = 0; it < iters; it++)
+        for (int i = 0; i < 8; i++)
+            for (int j = 0; j < 4; j++) acc[i][j] = acc[i][j] * 1.0000001f + 0.9999999f;
+    float s = 0.0f;
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) s += acc[i][j];
+    return s;
+}
+
 }  // namespace
 
 void sgemm_generic(const Args& g) { run<GenericKernel>(g); }
+
+// Each thread writes only its own slot of sink: race-free.
+int64_t peak_fma_generic(int threads, int64_t iters, float* sink) {
+#pragma omp parallel num_threads(threads)
+    sink[omp_get_thread_num()] = peak_loop(iters);
+    return int64_t(threads) * iters * 8 * 4 * 2;
+}
 
 }  // namespace gemm
 }  // namespace grebe
