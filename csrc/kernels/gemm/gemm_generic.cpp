@@ -1,6 +1,8 @@
 // gemm_generic.cpp — portable SGEMM: a 6 x 8 micro-kernel in plain C++ whose inner loops the
 // compiler vectorizes for the baseline ISA (SSE2 on x86-64), on packed and zero-padded panels.
 // Multiply and add stay separate (-ffp-contract=off), so its bits differ from the FMA kernels'.
+#include <omp.h>
+
 #include "kernels/gemm/gemm_driver.h"
 
 namespace grebe {
@@ -54,11 +56,17 @@ float peak_loop(int64_t iters) {
 
 void sgemm_generic(const Args& g) { run<GenericKernel>(g); }
 
-// Each thread writes only its own slot of sink: race-free.
-int64_t peak_fma_generic(int threads, int64_t iters, float* sink) {
-#pragma omp parallel num_threads(threads)
-    sink[omp_get_thread_num()] = peak_loop(iters);
-    return int64_t(threads) * iters * 8 * 4 * 2;
+double peak_fma_generic(int threads, int64_t iters, float* sink) {
+    double rate = 0.0;
+    // Each thread writes only its own slot of sink; the rates are summed by the reduction.
+#pragma omp parallel num_threads(threads) reduction(+ : rate)
+    {
+        const double t0 = thread_cpu_seconds();
+        sink[omp_get_thread_num()] = peak_loop(iters);
+        const double dt = thread_cpu_seconds() - t0;
+        rate += dt > 0 ? double(iters) * 8 * 4 * 2 / dt : 0.0;
+    }
+    return rate;
 }
 
 }  // namespace gemm

@@ -48,10 +48,14 @@ void sgemm_avx2(const Args& g);
 void sgemm_avx512(const Args& g);
 
 // The FMA peak loops: `iters` iterations of register-only FMAs on each of `threads` threads;
-// return the flops done. sink (threads floats) receives values that keep the loops alive.
-int64_t peak_fma_generic(int threads, int64_t iters, float* sink);
-int64_t peak_fma_avx2(int threads, int64_t iters, float* sink);
-int64_t peak_fma_avx512(int threads, int64_t iters, float* sink);
+// return the sum over threads of each thread's flops per second of its own CPU time (what the
+// cores can do, even when other processes share them). sink (threads floats) receives values
+// that keep the loops alive.
+double peak_fma_generic(int threads, int64_t iters, float* sink);
+double peak_fma_avx2(int threads, int64_t iters, float* sink);
+double peak_fma_avx512(int threads, int64_t iters, float* sink);
+// CPU seconds used by the calling thread (CLOCK_THREAD_CPUTIME_ID). Defined in gemm.cpp.
+double thread_cpu_seconds();
 
 // Grow-only, 64-byte aligned scratch owned by the calling thread (slot 0: packed A, slot 1:
 // packed B). Defined in gemm.cpp, built without ISA flags.
