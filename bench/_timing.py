@@ -24,3 +24,11 @@ def median_times(fns: dict, repeats: int, budget: float, settle: float) -> dict:
         for k, fn in fns.items():
             samples[k].append(timer(fn, budget, settle))
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def machine_peak(threads: int) -> float:
+    """The measured FP32 FMA peak (GFLOP/s) of this machine for grebe's active ISA on `threads`
+    threads: a register-only FMA loop in the extension (_C.fma_peak_gflops), best of a few
+    runs, so the benches report fractions of the machine they run on."""
+    from grebe import _C
+    return max(_C.fma_peak_gflops(threads, 0.1) for _ in range(3))

@@ -3,7 +3,10 @@
     PYTHONPATH=python python bench/gemm.py [--threads 2] [--quick] [--repeats 7]
 
 Prints GFLOP/s (median of the repeats), the ratios grebe/numpy and grebe/torch, and grebe's
-fraction of the FP32 FMA peak (102 GFLOP/s per Zen3 core); writes bench/results/gemm.json.
+fraction of this machine's FP32 FMA peak (measured by _C.fma_peak_gflops for the active ISA);
+writes bench/results/gemm.json. numpy's OpenBLAS runs at full speed: this process unsets
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (which the environment sets for old OpenBLAS builds and
+which force a slower kernel) before numpy loads, and prints the kernel OpenBLAS picked.
 All three write into a preallocated output (numpy out=, torch out=, grebe c=), so the figures
 compare kernels, not allocators; the column "api" times grebe.matmul (the Python entry with a
 fresh output), whose gap to "grebe" is the per-call overhead.
@@ -21,7 +24,7 @@ import os
 import sys
 import time
 
-PEAK_PER_CORE = 102.4  # GFLOP/s: 2 FMA pipes x 8 lanes x 2 flops x 3.2 GHz
+from _timing import machine_peak  # bench/_timing.py
 
 SQUARES = [64, 128, 256, 512, 1024, 2048]
 SKINNY = [  # (M, N, K, what)
@@ -51,6 +54,9 @@ def main():
     args = parse_args()
     if args.threads is not None:  # before numpy loads OpenBLAS
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    # Full-speed OpenBLAS for the numpy peer, in this process only.
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(var, None)
     import numpy as np
 
     import grebe
@@ -72,8 +78,17 @@ def main():
 
     rng = np.random.default_rng(0)
     rows = []
+    peak = machine_peak(threads)
+    try:
+        from threadpoolctl import threadpool_info
+        blas = "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} "
+                         f"kernel, {i.get('num_threads')} threads" for i in threadpool_info()
+                         if i.get("user_api") == "blas")
+    except ImportError:
+        blas = "threadpoolctl not installed"
+    print(f"numpy BLAS: {blas}")
     print(f"SGEMM GFLOP/s, {threads} thread(s), isa={_C.active_isa()}, median of {repeats}; "
-          f"peak {PEAK_PER_CORE * threads:.0f}")
+          f"measured FMA peak {peak:.0f} GFLOP/s")
     head = (f"{'M x N x K':>18} {'grebe':>7} {'api':>7} {'numpy':>7} {'torch':>7} "
             f"{'/numpy':>7} {'/torch':>7} {'%peak':>6}  case")
     print(head)
@@ -118,7 +133,7 @@ def main():
                **{f"{name}_gflops": round(v, 2) for name, v in gf.items()},
                "grebe_over_numpy": ratio("numpy"),
                "grebe_over_torch": ratio("torch") if torch else None,
-               "fraction_of_peak": round(gf["grebe"] / (PEAK_PER_CORE * threads), 3)}
+               "fraction_of_peak": round(gf["grebe"] / peak, 3)}
         rows.append(row)
         tt = f"{gf['torch']:7.1f}" if torch else f"{'-':>7}"
         rt = f"{row['grebe_over_torch']:7.2f}" if torch else f"{'-':>7}"
@@ -127,6 +142,7 @@ def main():
               f"  {what}", flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     meta = {"threads": threads, "isa": _C.active_isa(), "repeats": repeats,
+            "peak_gflops": round(peak, 1), "blas": blas,
             "numpy": np.__version__, "torch": torch.__version__ if torch else None,
             "python": sys.version.split()[0]}
     with open(args.out, "w") as f:
