@@ -35,6 +35,8 @@ def parse_args():
     p.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
     p.add_argument("--quick", action="store_true", help="fewer repeats, no thread scaling")
     p.add_argument("--settle", type=float, default=0.05, help="idle seconds before each batch")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time by process CPU seconds (a shared machine; use with --threads 1)")
     p.add_argument("--no-scaling", action="store_true", help="skip the 1-thread runs")
     return p.parse_args()
 
@@ -170,7 +172,9 @@ def run(batch: int, threads: int, args, torch, tf):
     if tf is not None:
         tr, inf = tensorflow_model(tf, batch)
         fns[("tensorflow", "train")], fns[("tensorflow", "infer")] = tr, inf
-    times = median_times(fns, repeats, budget, args.settle)
+    import time
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    times = median_times(fns, repeats, budget, args.settle, clock)
     return {k: batch / v for k, v in times.items()}, notes
 
 
@@ -185,11 +189,14 @@ def main():
         torch = None
     try:
         import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     except ImportError:
         tf = None
     peak = machine_peak(threads)
     print(f"seed CNN, {threads} thread(s), isa={grebe._C.active_isa()}; images/s (median); "
-          f"ratio = grebe / peer; %peak of the measured FMA peak {peak:.0f} GFLOP/s")
+          f"ratio = grebe / peer; %peak of the measured FMA peak {peak:.0f} GFLOP/s" +
+          ("; timed in process CPU seconds" if args.cpu_time else ""))
     if torch is None:
         print("PyTorch: not installed")
     if tf is None:

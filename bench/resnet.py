@@ -30,6 +30,8 @@ def parse_args():
     p.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--settle", type=float, default=0.05, help="idle seconds before each batch")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time by process CPU seconds (a shared machine; use with --threads 1)")
     p.add_argument("--profile", action="store_true", help="also print grebe's time per op")
     return p.parse_args()
 
@@ -179,6 +181,8 @@ def main():
         torch = None
     try:
         import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     except ImportError:
         tf = None
     peak = machine_peak(threads)
@@ -186,7 +190,8 @@ def main():
     train_mflop = 3 * fwd
     print(f"ResNet-20, batch {args.batch}, {threads} thread(s), isa={grebe._C.active_isa()}; "
           f"measured FMA peak {peak:.0f} GFLOP/s; {fwd:.1f} MFLOP/image forward, "
-          f"~{train_mflop:.0f} per training image")
+          f"~{train_mflop:.0f} per training image" +
+          ("; timed in process CPU seconds" if args.cpu_time else ""))
     if torch is None:
         print("PyTorch: not installed")
     if tf is None:
@@ -199,7 +204,9 @@ def main():
         fns[("tensorflow", "train")], fns[("tensorflow", "infer")] = \
             tensorflow_model(tf, args.batch)
     repeats = args.repeats or (3 if args.quick else 7)
-    times = median_times(fns, repeats, 0.3 if args.quick else 1.0, args.settle)
+    import time
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    times = median_times(fns, repeats, 0.3 if args.quick else 1.0, args.settle, clock)
     ips = {k: args.batch / v for k, v in times.items()}
     print(f"  {'':12} {'train img/s':>12} {'ms/step':>8} {'%peak':>6} {'infer img/s':>12} "
           f"{'ms/batch':>9} {'%peak':>6}")
