@@ -50,6 +50,8 @@ def parse_args():
     p.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--settle", type=float, default=0.05, help="idle seconds before each batch")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time by process CPU seconds (a shared machine; use with --threads 1)")
     p.add_argument("--no-torch", action="store_true", help="grebe only")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                  "conv.json"))
@@ -75,10 +77,13 @@ def main():
     repeats = args.repeats or (3 if args.quick else 7)
     budget = 0.05 if args.quick else 0.15
     peak = machine_peak(threads)
+    import time
+    clock = time.process_time if args.cpu_time else time.perf_counter
     B = args.batch
     rng = np.random.default_rng(0)
     print(f"conv2d, batch {B}, {threads} thread(s), isa={_C.active_isa()}, median of {repeats}; "
-          f"measured FMA peak {peak:.0f} GFLOP/s; ratio = torch time / grebe time")
+          f"measured FMA peak {peak:.0f} GFLOP/s; ratio = torch time / grebe time" +
+          ("; timed in process CPU seconds" if args.cpu_time else ""))
     head = (f"{'layer':6} {'pass':17} {'grebe ms':>9} {'GFLOP/s':>8} {'%peak':>6} "
             f"{'torch ms':>9} {'ratio':>6} {'torch-cl ms':>12} {'ratio':>6}")
     print(head)
@@ -168,7 +173,7 @@ def main():
                     wr.grad = br.grad = xr.grad = None
                     out.backward(dypt)
                 fns[(layout, "+pool fused f+b")] = t_pool_op
-        times = median_times(fns, repeats, budget, args.settle)
+        times = median_times(fns, repeats, budget, args.settle, clock)
         passes_run = ("forward", "backward-data", "backward-weights", "backward") + \
             (("op f+b", "+pool fused f+b") if seed else ())
         for pas in passes_run:
