@@ -8,9 +8,11 @@
 //   padding of ResNet it does only useful products (bar the border), with the wide register
 //   tiles of conv_avx512_common.h.
 // - "scatter" (strided convs, and 'valid' convs at batch >= 8 such as the seed CNN's, where a
-//   gather would multiply a wide zero border): per image, one thread computes dy (PQ x K) times
-//   the transposed weights (K x 16-wide slices of one kernel row) and adds each tile into dx in
-//   its epilogue (col2im fused into the GEMM), only useful products, in a fixed order.
+//   gather would multiply a wide zero border): conv_avx2.cpp's scatter (per image, dy times the
+//   transposed weights, each tile added into dx in its epilogue). A 12 x 16 zmm version of it
+//   measured 5-7% slower than the AVX2 6 x 16 tile on Zen 5 (whose per-core FMA rate is the
+//   same for zmm and ymm here, and 12-row tiles waste more at the edges of an image's pixels),
+//   so AVX-512 mode runs the AVX2 code, which every AVX-512 CPU executes.
 // Both give each dx element the same instructions on whichever thread runs it: bit-identical
 // for any thread count.
 #include <cstring>
@@ -56,82 +58,6 @@ void backward_data_gather(float* dx, const float* dy, const float* relu_y, const
     gather_conv(dx, g);
 }
 
-// Per image n: dxp (Hp, Wp, C) = 0, then for every output pixel m, segment g (a kernel row, or
-// a tap when DW > 1) and 16-wide slice b of the segment:
-//   dxp[pix[m] + seg[g] + b*16 + jj] += sum_k dy[n, m, k] * w[(g*L + b*16 + jj)*K + k]
-// 16-wide slices (12-pixel tiles): wider ones would make the rows of one tile overlap in dx
-// when S*C is small, and a load that overlaps a store still in flight stalls.
-void backward_data_scatter(float* dx, const DySource& dy, const float* w,
-                           const Conv2dShape& s) {
-    const int64_t Hp = s.H + s.PT + s.PB, Wp = s.W + s.PL + s.PR, PQ = s.P * s.Q;
-    int64_t* tables = static_cast<int64_t*>(scratch(kTables, (s.R * s.S + PQ) * 8));
-    int64_t* seg = tables;
-    int64_t L;
-    const int64_t nseg = segments(seg, &L, s.R, s.S, s.DH, s.DW, Wp, s.C);
-    int64_t* pix = tables + s.R * s.S;
-    pixel_offsets(pix, s.P, s.Q, s.SH, s.SW, Wp, s.C);
-    // Pack: panel (g, b) is K x 16 with wt[k][jj] = w[(g*L + b*16 + jj)*K + k], zero past L.
-    const int64_t nbs = cdiv(L, 16);
-    float* wt = static_cast<float*>(scratch(kPackedW, nseg * nbs * s.K * 16 * 4));
-    for (int64_t g = 0; g < nseg; g++)
-        for (int64_t b = 0; b < nbs; b++)
-            for (int64_t k = 0; k < s.K; k++)
-                for (int64_t jj = 0; jj < 16; jj++) {
-                    const int64_t l = b * 16 + jj;
-                    wt[((g * nbs + b) * s.K + k) * 16 + jj] =
-                        l < L ? w[(g * L + l) * s.K + k] : 0.0f;
-                }
-    const bool padded = s.PT || s.PB || s.PL || s.PR;
-    const int64_t zero_seg = 0;
-    const Tiling t = {12, 1};
-    const TileFn fn = tile_fn(t, kAdd);
-    const int nt = team_size(2 * s.N * PQ * s.K * s.R * s.S * s.C, s.N);
-    int64_t tstride = 0, dstride = 0;
-    float* tgt_bufs = padded ? thread_slices(kTarget, nt, Hp * Wp * s.C, &tstride) : nullptr;
-    const bool copy = !dy.plain();
-    float* dy_bufs = copy ? thread_slices(kBlock, nt, PQ * s.K, &dstride) : nullptr;
-    // One thread owns each image: its dx is written by nobody else, in a fixed order (any
-    // thread, any schedule).
-#pragma omp parallel num_threads(nt)
-    {
-        const int tid = omp_get_thread_num();
-        float* tgt_buf = padded ? tgt_bufs + tid * tstride : nullptr;
-        float* dy_buf = copy ? dy_bufs + tid * dstride : nullptr;
-        const float* a[kMaxMR];
-        float* o[kMaxMR];
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t n = 0; n < s.N; n++) {
-            float* dxn = dx + n * s.H * s.W * s.C;
-            float* tgt = padded ? tgt_buf : dxn;
-            std::memset(tgt, 0, Hp * Wp * s.C * sizeof(float));
-            const float* src = dy_buf;
-            if (copy)  // image n of the masked or routed gradient
-                fill_dy_rows(dy_buf, s.K, s.K, dy, n, 0, PQ, 0, s.K, s.P, s.Q, s.K);
-            else
-                src = dy.dy + n * PQ * s.K;
-            for (int64_t g = 0; g < nseg; g++)
-                for (int64_t b = 0; b < nbs; b++) {
-                    const float* wpb = wt + (g * nbs + b) * s.K * 16;
-                    const int nr = static_cast<int>(imin(16, L - b * 16));
-                    const int64_t off = seg[g] + b * 16;
-                    for (int64_t m = 0; m < PQ; m += t.MR) {
-                        const int mr = static_cast<int>(imin(t.MR, PQ - m));
-                        for (int i = 0; i < t.MR; i++) {
-                            const int64_t mi = i < mr ? m + i : m;
-                            a[i] = src + mi * s.K;
-                            o[i] = tgt + pix[mi] + off;
-                        }
-                        fn(a, &zero_seg, 1, s.K, wpb, kZeros16, o, mr, nr);
-                    }
-                }
-            if (padded)
-                for (int64_t h = 0; h < s.H; h++)
-                    std::memcpy(dxn + h * s.W * s.C, tgt + ((h + s.PT) * Wp + s.PL) * s.C,
-                                s.W * s.C * sizeof(float));
-        }
-    }
-}
-
 // Batches of at least this many images scatter unless the conv has stride 1 and 'same'-like
 // padding (then the gather does no wasted products and writes each dx element once).
 constexpr int64_t kScatterMinBatch = 8;
@@ -152,7 +78,7 @@ void backward_data_avx512(float* dx, const DySource& dy, const float* w, const C
         return;
     }
     if (!use_gather(s)) {
-        backward_data_scatter(dx, dy, w, s);
+        backward_data_avx2(dx, dy, w, s);  // N >= 8: its scatter (see the header comment)
     } else if (dy.dyp) {  // the gather path reads a plain (or relu-masked) gradient
         float* full = static_cast<float*>(scratch(kPooledDy, s.N * s.P * s.Q * s.K * 4));
         expand_dy(full, dy, s.N, s.P, s.Q, s.K);
