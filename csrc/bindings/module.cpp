@@ -10,6 +10,8 @@ void bind_loss(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_rnn(py::module_& m);
+void bind_depthwise_conv(py::module_& m);
+void bind_grouped_conv(py::module_& m);
 }  // namespace grebe
 
 PYBIND11_MODULE(_C, m) {
@@ -22,4 +24,6 @@ PYBIND11_MODULE(_C, m) {
     grebe::bind_conv(m);
     grebe::bind_pool(m);
     grebe::bind_rnn(m);
+    grebe::bind_depthwise_conv(m);
+    grebe::bind_grouped_conv(m);
 }
