@@ -3,6 +3,11 @@ from grebe.layers.layer import Layer  # noqa: F401
 from grebe.layers.core import Activation, Dense, Identity  # noqa: F401
 from grebe.layers.preprocessing import RandomFlip, RandomTranslation, Rescaling  # noqa: F401
 from grebe.layers.conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
+from grebe.layers.conv_transpose import (  # noqa: F401
+    Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose)
+from grebe.layers.depthwise_conv import DepthwiseConv1D, DepthwiseConv2D  # noqa: F401
+from grebe.layers.separable_conv import (  # noqa: F401
+    SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D)
 from grebe.layers.merging import (  # noqa: F401
     Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
     add, average, concatenate, maximum, minimum, multiply, subtract)
