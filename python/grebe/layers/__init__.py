@@ -1,6 +1,8 @@
 """Keras-style layers. Each module holds one family; this package re-exports them."""
 from grebe.layers.layer import Layer  # noqa: F401
 from grebe.layers.core import Activation, Dense, Identity  # noqa: F401
+from grebe.layers.lambda_layer import Lambda  # noqa: F401
+from grebe.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from grebe.layers.preprocessing import RandomFlip, RandomTranslation, Rescaling  # noqa: F401
 from grebe.layers.conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
 from grebe.layers.conv_transpose import (  # noqa: F401
@@ -18,7 +20,10 @@ from grebe.layers.pooling import (  # noqa: F401
 from grebe.layers.reshaping import (  # noqa: F401
     Cropping1D, Cropping2D, Flatten, Reshape, ZeroPadding1D, ZeroPadding2D)
 from grebe.layers.regularization import (  # noqa: F401
-    Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D)
+    ActivityRegularization, AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
+    SpatialDropout1D, SpatialDropout2D)
+from grebe.layers.upsampling import Permute, RepeatVector, UpSampling1D, UpSampling2D  # noqa: F401
+from grebe.layers.group_normalization import GroupNormalization, UnitNormalization  # noqa: F401
 from grebe.layers.normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from grebe.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed  # noqa: F401
 from grebe.layers.embedding import Embedding, Masking  # noqa: F401

@@ -95,10 +95,6 @@ class Dense(Layer):
             self._activity_losses = [self.activity_regularizer(y)]
         return y
 
-    @property
-    def losses(self) -> list:
-        return super().losses + list(self._activity_losses)
-
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) < 2:

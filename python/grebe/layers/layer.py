@@ -194,8 +194,11 @@ class Layer:
     def losses(self) -> list:
         """Regularization losses of this layer and its sublayers, as scalar Tensors."""
         out = [reg(w) for w, reg in self._regularized]
+        out += list(getattr(self, "_activity_losses", ()))
         for layer in self._flat_layers():
             out += [reg(w) for w, reg in layer._regularized]
+            # Activity penalties of each sublayer's latest call (Dense, ActivityRegularization).
+            out += list(getattr(layer, "_activity_losses", ()))
         return out
 
     def get_weights(self) -> list:
