@@ -56,9 +56,12 @@ void forward_generic(float* y, const float* x, const float* w, const float* bias
                     if (iw < 0) continue;
                     const float* xi = x + ((n * s.H + ih) * s.W + iw) * s.C;
                     const float* wk = w + (r * s.S + t) * O;
-                    for (int64_t c = 0; c < s.C; c++)
-                        for (int64_t m = 0; m < s.M; m++)
-                            yo[c * s.M + m] += xi[c] * wk[c * s.M + m];
+                    if (s.M == 1)  // the common case, as a loop the compiler vectorizes
+                        for (int64_t c = 0; c < s.C; c++) yo[c] += xi[c] * wk[c];
+                    else
+                        for (int64_t c = 0; c < s.C; c++)
+                            for (int64_t m = 0; m < s.M; m++)
+                                yo[c * s.M + m] += xi[c] * wk[c * s.M + m];
                 }
             }
         }
@@ -85,9 +88,12 @@ void backward_data_generic(float* dx, const float* dy, const float* w,
                     if (q < 0) continue;
                     const float* g = dy + ((n * s.P + p) * s.Q + q) * O;
                     const float* wk = w + (r * s.S + t) * O;
-                    for (int64_t c = 0; c < s.C; c++)
-                        for (int64_t m = 0; m < s.M; m++)
-                            d[c] += g[c * s.M + m] * wk[c * s.M + m];
+                    if (s.M == 1)
+                        for (int64_t c = 0; c < s.C; c++) d[c] += g[c] * wk[c];
+                    else
+                        for (int64_t c = 0; c < s.C; c++)
+                            for (int64_t m = 0; m < s.M; m++)
+                                d[c] += g[c * s.M + m] * wk[c * s.M + m];
                 }
             }
         }
@@ -114,7 +120,10 @@ void weights_piece_generic(float* part, float* dbp, const float* dy, const float
                         if (iw < 0) continue;
                         const float* xi = x + ((n * s.H + ih) * s.W + iw) * s.C;
                         float* acc = part + (r * s.S + t) * O;
-                        for (int64_t o = 0; o < ob; o++) acc[o] += g[o] * xi[(o0 + o) / s.M];
+                        if (s.M == 1)
+                            for (int64_t o = 0; o < ob; o++) acc[o] += g[o] * xi[o0 + o];
+                        else
+                            for (int64_t o = 0; o < ob; o++) acc[o] += g[o] * xi[(o0 + o) / s.M];
                     }
                 }
             }

@@ -57,6 +57,29 @@ inline void pixel(float* yo, const float* const* xs, const float* const* ws, int
     }
 }
 
+// Eight interior output pixels q0..q0+7 of one row (every tap inside the image): one weight
+// load per tap feeds eight accumulators. xrows[k] is the input row of the k-th valid kernel
+// row r (rows[k] = r); pixel q, tap (r, t) reads xrows[k] + (q*SW - PL + t*DW)*C.
+void interior8(float* yrow, const float* const* xrows, const int64_t* rows, int nrows,
+               const float* w, const float* bias, const DepthwiseShape& s, int64_t q0) {
+    const int64_t C = s.C;
+    for (int64_t c0 = 0; c0 < C; c0 += 16) {
+        const __mmask16 m = tail_mask(C - c0);
+        const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
+        __m512 acc[8];
+        for (int j = 0; j < 8; j++) acc[j] = b;
+        for (int k = 0; k < nrows; k++)
+            for (int64_t t = 0; t < s.S; t++) {
+                const __m512 wv = _mm512_maskz_loadu_ps(m, w + (rows[k] * s.S + t) * C + c0);
+                const float* xp = xrows[k] + (q0 * s.SW - s.PL + t * s.DW) * C + c0;
+                const int64_t step = s.SW * C;
+                for (int j = 0; j < 8; j++)
+                    acc[j] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + j * step), wv, acc[j]);
+            }
+        for (int j = 0; j < 8; j++) _mm512_mask_storeu_ps(yrow + (q0 + j) * C + c0, m, acc[j]);
+    }
+}
+
 }  // namespace
 
 void forward_avx512(float* y, const float* x, const float* w, const float* bias,
@@ -67,9 +90,24 @@ void forward_avx512(float* y, const float* x, const float* w, const float* bias,
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t np = 0; np < rows; np++) {
         const int64_t n = np / s.P, p = np % s.P;
-        const float** xs = new const float*[2 * RS];
+        const float** xs = new const float*[2 * RS + s.R];
         const float** ws = xs + RS;
+        const float** xrows = ws + RS;
+        int64_t rows_ok[64];
+        int nrows = 0;
+        for (int64_t r = 0; r < s.R && s.R <= 64; r++) {
+            const int64_t ih = p * s.SH - s.PT + r * s.DH;
+            if (ih >= 0 && ih < s.H) xrows[nrows] = x + (n * s.H + ih) * s.W * C, rows_ok[nrows++] = r;
+        }
+        // Interior columns [qa, qb): every tap of pixel q lies inside the row.
+        int64_t qa = (s.PL + s.SW - 1) / s.SW, qb = qa;
+        while (qb < s.Q && qb * s.SW - s.PL + (s.S - 1) * s.DW < s.W) qb++;
         for (int64_t q = 0; q < s.Q; q++) {
+            if (s.R <= 64 && q >= qa && q + 8 <= qb) {
+                interior8(y + np * s.Q * C, xrows, rows_ok, nrows, w, bias, s, q);
+                q += 7;
+                continue;
+            }
             int taps = 0;  // the taps inside the image, in (r, s) order
             for (int64_t r = 0; r < s.R; r++) {
                 const int64_t ih = p * s.SH - s.PT + r * s.DH;
