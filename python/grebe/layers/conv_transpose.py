@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grebe import initializers, ops
+from grebe import initializers, ops, regularizers
 from grebe.layers.conv import _activation, _activation_name, _positive_tuple
 from grebe.layers.layer import Layer
 from grebe.layers.layer import serialize_arg as _serialize
@@ -79,7 +79,7 @@ class BaseConvTranspose(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.activity_regularizer = activity_regularizer
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.kernel = None
         self.bias = None
@@ -121,7 +121,10 @@ class BaseConvTranspose(Layer):
         y = op(inputs, self.kernel, self.bias, self.strides if self.rank == 2 else
                self.strides[0], self.padding, pad,
                self.dilation_rate if self.rank == 2 else self.dilation_rate[0])
-        return y if self._post_activation is None else self._post_activation(y)
+        y = y if self._post_activation is None else self._post_activation(y)
+        if self.activity_regularizer is not None:  # Keras 3: the penalty of each call's output
+            self._activity_losses = [self.activity_regularizer(y)]
+        return y
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -59,7 +59,6 @@ class Dense(Layer):
         self.bias_constraint = bias_constraint
         self.kernel = None
         self.bias = None
-        self._activity_losses: list = []
 
     def build(self, input_shape) -> None:
         input_shape = tuple(input_shape)

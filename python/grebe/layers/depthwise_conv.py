@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grebe import initializers, ops
+from grebe import initializers, ops, regularizers
 from grebe.layers.conv import _activation, _activation_name, _positive_tuple
 from grebe.layers.layer import Layer
 from grebe.layers.layer import serialize_arg as _serialize
@@ -115,7 +115,7 @@ class BaseDepthwiseConv(_DepthwiseBase):
         self.bias_initializer = initializers.get(bias_initializer)
         self.depthwise_regularizer, self.bias_regularizer = depthwise_regularizer, \
             bias_regularizer
-        self.activity_regularizer = activity_regularizer
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.depthwise_constraint, self.bias_constraint = depthwise_constraint, bias_constraint
         self.kernel = self.bias = None
 
@@ -140,7 +140,10 @@ class BaseDepthwiseConv(_DepthwiseBase):
         self.built = True
 
     def call(self, inputs):
-        return self._activate(self._depthwise(inputs, self.kernel, self.bias))
+        y = self._activate(self._depthwise(inputs, self.kernel, self.bias))
+        if self.activity_regularizer is not None:  # Keras 3: the penalty of each call's output
+            self._activity_losses = [self.activity_regularizer(y)]
+        return y
 
     def get_config(self) -> dict:
         config = super().get_config()

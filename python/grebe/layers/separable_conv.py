@@ -10,7 +10,7 @@ convolution (native depthwise kernels) followed by a pointwise 1x1 convolution (
 """
 from __future__ import annotations
 
-from grebe import initializers, ops
+from grebe import initializers, ops, regularizers
 from grebe.layers.depthwise_conv import _DepthwiseBase
 from grebe.layers.layer import serialize_arg as _serialize
 
@@ -44,7 +44,7 @@ class BaseSeparableConv(_DepthwiseBase):
         self.depthwise_regularizer = depthwise_regularizer
         self.pointwise_regularizer = pointwise_regularizer
         self.bias_regularizer = bias_regularizer
-        self.activity_regularizer = activity_regularizer
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.depthwise_constraint = depthwise_constraint
         self.pointwise_constraint = pointwise_constraint
         self.bias_constraint = bias_constraint
@@ -75,7 +75,10 @@ class BaseSeparableConv(_DepthwiseBase):
     def call(self, inputs):
         y = self._depthwise(inputs, self.depthwise_kernel, None)
         conv = ops.conv2d if self.rank == 2 else ops.conv1d
-        return self._activate(conv(y, self.pointwise_kernel, self.bias))
+        y = self._activate(conv(y, self.pointwise_kernel, self.bias))
+        if self.activity_regularizer is not None:  # Keras 3: the penalty of each call's output
+            self._activity_losses = [self.activity_regularizer(y)]
+        return y
 
     def get_config(self) -> dict:
         config = super().get_config()
