@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from grebe import initializers, ops, regularizers
-from grebe.layers.conv import _activation, _activation_name, _positive_tuple
+from grebe import activations, initializers, ops, regularizers
+from grebe.layers.conv import _activation_name
+from grebe.ops._util import normalize_tuple
 from grebe.layers.layer import Layer
 from grebe.layers.layer import serialize_arg as _serialize
 from grebe.ops.conv import output_size
@@ -41,9 +42,9 @@ class _DepthwiseBase(Layer):
                              f"strictly positive value. Received "
                              f"depth_multiplier={depth_multiplier!r}.")
         self.depth_multiplier = int(depth_multiplier)
-        self.kernel_size = _positive_tuple(kernel_size, rank, who, "kernel_size")
-        self.strides = _positive_tuple(strides, rank, who, "strides")
-        self.dilation_rate = _positive_tuple(dilation_rate, rank, who, "dilation_rate")
+        self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", who)
+        self.strides = normalize_tuple(strides, rank, "strides", who)
+        self.dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate", who)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{who}: `strides > 1` not supported in conjunction with "
                              f"`dilation_rate > 1`. Received: strides={self.strides} and "
@@ -58,8 +59,8 @@ class _DepthwiseBase(Layer):
                              f"{data_format!r}")
         self.data_format = "channels_last"
         self.activation_id = "linear" if activation is None else activation
-        post, fused_relu = _activation(activation, who)
-        self._post_activation = ops.relu if fused_relu else post
+        fn = activations.get(activation)
+        self._post_activation = None if fn is activations.linear else fn
         self.use_bias = bool(use_bias)
 
     def _spatial_out(self, input_shape) -> tuple:

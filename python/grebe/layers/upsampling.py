@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from grebe import ops
-from grebe.layers.conv import _positive_tuple
+from grebe.ops._util import normalize_tuple
 from grebe.layers.layer import Layer
 
 
@@ -39,7 +39,7 @@ class UpSampling1D(Layer):
 
     def __init__(self, size=2, **kwargs):
         super().__init__(**kwargs)
-        self.size = _positive_tuple(size, 1, "UpSampling1D", "size")[0]
+        self.size = normalize_tuple(size, 1, "size", "UpSampling1D")[0]
 
     def call(self, inputs):
         _check_rank(inputs.shape, 3, self.name)
@@ -58,7 +58,7 @@ class UpSampling2D(Layer):
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
-        self.size = _positive_tuple(size, 2, "UpSampling2D", "size")
+        self.size = normalize_tuple(size, 2, "size", "UpSampling2D")
         if data_format not in (None, "channels_last"):
             raise ValueError(f"UpSampling2D: only data_format='channels_last' is supported "
                              f"(grebe keeps data channels-last), received data_format="

@@ -26,7 +26,8 @@ import numpy as np
 
 from grebe import _C
 from grebe.autograd import Function
-from grebe.ops.conv import _input, normalize_tuple
+from grebe.ops._util import normalize_tuple
+from grebe.ops.conv import _input
 from grebe.tensor import Tensor
 
 
@@ -124,8 +125,8 @@ def _geometry(op, spatial, ksize, strides, padding, output_padding, dilation, ra
         raise ValueError(f"{op}: padding must be 'valid' or 'same', received "
                          f"padding={padding!r}")
     padding = padding.lower()
-    strides = normalize_tuple(strides, rank, op, "strides")
-    dilation = normalize_tuple(dilation, rank, op, "dilation_rate")
+    strides = normalize_tuple(strides, rank, "strides", op)
+    dilation = normalize_tuple(dilation, rank, "dilation_rate", op)
     if output_padding is None:
         output_padding = (None,) * rank
     else:
@@ -177,8 +178,8 @@ def conv1d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_pa
                                  f"output_padding={output_padding!r}")
             pad = pad[0]
         output_padding = (0, int(pad))
-    strides = (1,) + normalize_tuple(strides, 1, op, "strides")
-    dilation = (1,) + normalize_tuple(dilation_rate, 1, op, "dilation_rate")
+    strides = (1,) + normalize_tuple(strides, 1, "strides", op)
+    dilation = (1,) + normalize_tuple(dilation_rate, 1, "dilation_rate", op)
     strides, pads, dilation, out = _geometry(op, (1, xa.shape[1]), (1, ka.shape[0]), strides,
                                              padding, output_padding, dilation, 2)
     return Conv1DTranspose.apply(xa, ka, bias, (strides, pads, dilation, out))

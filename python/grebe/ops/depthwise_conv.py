@@ -19,7 +19,8 @@ import numpy as np
 
 from grebe import _C
 from grebe.autograd import Function
-from grebe.ops.conv import _input, _pads, normalize_tuple
+from grebe.ops._util import normalize_tuple
+from grebe.ops.conv import _input, _pads
 from grebe.tensor import Tensor
 
 
@@ -97,8 +98,8 @@ def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid",
     -> (N, P, Q, C*M)."""
     op = "depthwise_conv2d"
     xa, ka, bias = _check(op, x, kernel, bias, 2)
-    strides = normalize_tuple(strides, 2, op, "strides")
-    dilation = normalize_tuple(dilation_rate, 2, op, "dilation_rate")
+    strides = normalize_tuple(strides, 2, "strides", op)
+    dilation = normalize_tuple(dilation_rate, 2, "dilation_rate", op)
     pads = _pads(op, _padding(op, padding), xa.shape[1:3], ka.shape[:2], strides, dilation)
     return DepthwiseConv2D.apply(xa, ka, bias, (strides, pads, dilation))
 
@@ -108,8 +109,8 @@ def depthwise_conv1d(x, kernel, bias=None, strides=1, padding="valid",
     """Depthwise 1-D convolution: x (N, L, C), kernel (k, C, M), bias (C*M) -> (N, L', C*M)."""
     op = "depthwise_conv1d"
     xa, ka, bias = _check(op, x, kernel, bias, 1)
-    strides = (1,) + normalize_tuple(strides, 1, op, "strides")
-    dilation = (1,) + normalize_tuple(dilation_rate, 1, op, "dilation_rate")
+    strides = (1,) + normalize_tuple(strides, 1, "strides", op)
+    dilation = (1,) + normalize_tuple(dilation_rate, 1, "dilation_rate", op)
     pads = _pads(op, _padding(op, padding), (1, xa.shape[1]), (1, ka.shape[0]), strides,
                  dilation)
     return DepthwiseConv1D.apply(xa, ka, bias, (strides, pads, dilation))
