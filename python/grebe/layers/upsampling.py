@@ -17,6 +17,7 @@ import numpy as np
 
 from grebe import ops
 from grebe.ops._util import normalize_tuple
+from grebe.ops.upsampling import repeat, resize_bilinear
 from grebe.layers.layer import Layer
 
 
@@ -43,7 +44,7 @@ class UpSampling1D(Layer):
 
     def call(self, inputs):
         _check_rank(inputs.shape, 3, self.name)
-        return ops.repeat(inputs, self.size, axis=1)
+        return repeat(inputs, self.size, axis=1)
 
     def compute_output_shape(self, input_shape):
         s = _check_rank(input_shape, 3, self.name)
@@ -74,9 +75,9 @@ class UpSampling2D(Layer):
     def call(self, inputs):
         n, h, w, c = _check_rank(inputs.shape, 4, self.name)
         if self.interpolation == "bilinear":
-            return ops.resize_bilinear(inputs, (h * self.size[0], w * self.size[1]))
-        y = ops.repeat(inputs, self.size[0], axis=1) if self.size[0] > 1 else inputs
-        return ops.repeat(y, self.size[1], axis=2) if self.size[1] > 1 else y
+            return resize_bilinear(inputs, (h * self.size[0], w * self.size[1]))
+        y = repeat(inputs, self.size[0], axis=1) if self.size[0] > 1 else inputs
+        return repeat(y, self.size[1], axis=2) if self.size[1] > 1 else y
 
     def compute_output_shape(self, input_shape):
         s = _check_rank(input_shape, 4, self.name)
@@ -100,7 +101,7 @@ class RepeatVector(Layer):
 
     def call(self, inputs):
         _check_rank(inputs.shape, 2, self.name)
-        return ops.repeat(ops.expand_dims(inputs, 1), self.n, axis=1)
+        return repeat(ops.expand_dims(inputs, 1), self.n, axis=1)
 
     def compute_output_shape(self, input_shape):
         s = _check_rank(input_shape, 2, self.name)

@@ -1,7 +1,8 @@
 """Upsampling ops: repeat (nearest-neighbour upsampling, RepeatVector) and bilinear resizing.
 
 >>> import grebe, numpy as np
->>> grebe.ops.repeat(np.array([[1.0, 2.0]]), 2, axis=1).numpy().tolist()
+>>> from grebe.ops.upsampling import repeat
+>>> repeat(np.array([[1.0, 2.0]]), 2, axis=1).numpy().tolist()
 [[1.0, 1.0, 2.0, 2.0]]
 >>> grebe.ops.resize_bilinear(np.ones((1, 2, 2, 3)), (4, 6)).shape
 (1, 4, 6, 3)
@@ -64,7 +65,8 @@ def bilinear_matrix(size: int, out: int) -> np.ndarray:
 
 def resize_bilinear(x, size) -> Tensor:
     """x (N, H, W, C) -> (N, Ho, Wo, C), size = (Ho, Wo), half-pixel centers."""
-    from grebe import ops
+    from grebe.ops.matmul import matmul
+    from grebe.ops.shape_ops import reshape
 
     x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32))
     if x.ndim != 4:
@@ -73,6 +75,6 @@ def resize_bilinear(x, size) -> Tensor:
     n, h, w, c = x.shape
     ho, wo = (int(v) for v in size)
     ah, aw = bilinear_matrix(h, ho), bilinear_matrix(w, wo)
-    y = ops.matmul(ah, ops.reshape(x, (n, h, w * c)))             # (N, Ho, W*C)
-    y = ops.matmul(aw, ops.reshape(y, (n * ho, w, c)))            # (N*Ho, Wo, C)
-    return ops.reshape(y, (n, ho, wo, c))
+    y = matmul(ah, reshape(x, (n, h, w * c)))             # (N, Ho, W*C)
+    y = matmul(aw, reshape(y, (n * ho, w, c)))            # (N*Ho, Wo, C)
+    return reshape(y, (n, ho, wo, c))
