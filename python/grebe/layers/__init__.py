@@ -25,7 +25,9 @@ from grebe.layers.regularization import (  # noqa: F401
 from grebe.layers.upsampling import Permute, RepeatVector, UpSampling1D, UpSampling2D  # noqa: F401
 from grebe.layers.group_normalization import GroupNormalization, UnitNormalization  # noqa: F401
 from grebe.layers.normalization import BatchNormalization, LayerNormalization  # noqa: F401
-from grebe.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed  # noqa: F401
+from grebe.layers.rnn import (  # noqa: F401
+    GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells,
+    TimeDistributed)
 from grebe.layers.embedding import Embedding, Masking  # noqa: F401
 from grebe.layers.serialization import (  # noqa: F401
     deserialize, register_serializable, serialize)
