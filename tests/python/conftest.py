@@ -8,6 +8,8 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests/python/helpers.py
+# Tests that compare with Keras 3 use its torch backend (torch is the tests' reference anyway).
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
 @pytest.hookimpl(hookwrapper=True)
