@@ -130,6 +130,6 @@ def test_errors_use_keras_wording():
 
 def test_nan_stays_nan():
     x = np.array([[np.nan, 1.0, -1.0]], np.float32)
-    # (ELU is left out: the native elu kernel maps NaN to 0, reported to the kernel owners.)
-    for layer in (layers.ReLU(), layers.LeakyReLU(), layers.Softmax()):
+    for layer in (layers.ReLU(), layers.LeakyReLU(), layers.ELU(), layers.PReLU(),
+                  layers.Softmax()):
         assert np.isnan(layer(x).numpy()[0, 0]), type(layer).__name__
