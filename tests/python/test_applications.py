@@ -38,7 +38,10 @@ def assert_same_outputs(ours, theirs, shape, atol):
 CASES = [("ResNet50", {"input_shape": (32, 32, 3), "classes": 7}),
          ("ResNet50", {"include_top": False, "pooling": "max", "input_shape": (40, 48, 3)}),
          ("VGG16", {"input_shape": (32, 32, 3), "classes": 5, "classifier_activation": None}),
-         ("VGG16", {"include_top": False, "pooling": "avg", "input_shape": (32, 32, 3)})]
+         ("VGG16", {"include_top": False, "pooling": "avg", "input_shape": (32, 32, 3)}),
+         ("MobileNetV2", {"input_shape": (32, 32, 3), "classes": 6}),
+         ("MobileNetV2", {"include_top": False, "alpha": 0.5, "pooling": "avg",
+                          "input_shape": (40, 48, 3)})]
 
 
 @pytest.mark.parametrize("arch,kwargs", CASES)
@@ -51,7 +54,8 @@ def test_architecture_and_outputs_match_keras(keras, arch, kwargs):
 
 
 @pytest.mark.parametrize("arch,kwargs", [("ResNet50", {}), ("ResNet50", {"include_top": False}),
-                                         ("VGG16", {"include_top": False})])
+                                         ("VGG16", {"include_top": False}), ("MobileNetV2", {}),
+                                         ("MobileNetV2", {"alpha": 1.4})])
 def test_default_configs_count_params_like_keras(keras, arch, kwargs):
     """The default configs: 224x224x3 and 1000 classes, or no top and any image size (VGG16's
     top, 138 M parameters, is left out to keep the test quick)."""
