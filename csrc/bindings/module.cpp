@@ -1,5 +1,6 @@
 // module.cpp — the extension grebe._C: one bind_* function per op family, each in its own file.
 #include "bindings/common.h"
+#include "kernels/allocator.h"
 
 namespace grebe {
 void bind_config(py::module_& m);
@@ -17,6 +18,7 @@ void bind_grouped_conv(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
     m.doc() = "grebe native kernels (C++17 + OpenMP)";
+    m.attr("malloc_tuned") = grebe::tune_allocator();
     grebe::bind_config(m);
     grebe::bind_gemm(m);
     grebe::bind_elementwise(m);
