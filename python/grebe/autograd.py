@@ -22,14 +22,22 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 
 import numpy as np
 
-_state = {"grad_enabled": True}
+
+class _GradState(threading.local):
+    """Grad mode is per thread, as in PyTorch: `no_grad` (or `predict`) in one thread never
+    changes whether another thread records a graph. Every new thread starts with grad on."""
+    grad_enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return _state["grad_enabled"]
+    return _state.grad_enabled
 
 
 class _GradMode:
@@ -37,12 +45,12 @@ class _GradMode:
         self.enabled = enabled
 
     def __enter__(self):
-        self.prev = _state["grad_enabled"]
-        _state["grad_enabled"] = self.enabled
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.enabled
         return self
 
     def __exit__(self, *exc):
-        _state["grad_enabled"] = self.prev
+        _state.grad_enabled = self.prev
         return False
 
     def __call__(self, fn):
@@ -76,7 +84,7 @@ class Function:
         T = _tensor_class()
         ctx = cls.__new__(cls)
         ctx.saved = ()
-        grad_on = _state["grad_enabled"]
+        grad_on = _state.grad_enabled
         raw = []
         needs = []
         for a in args:
@@ -176,8 +184,8 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
     pending = {id(tensor._ctx): [None] * _n_outputs(tensor._ctx)}
     pending[id(tensor._ctx)][tensor._out_index] = grad
     del grad
-    prev_mode = _state["grad_enabled"]
-    _state["grad_enabled"] = False
+    prev_mode = _state.grad_enabled
+    _state.grad_enabled = False
     try:
         for node in _topological_order(tensor._ctx):
             grads = pending.pop(id(node), None)
@@ -221,7 +229,7 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
                 node.inputs = ()
                 node.needs_input_grad = ()
     finally:
-        _state["grad_enabled"] = prev_mode
+        _state.grad_enabled = prev_mode
 
 
 def _n_outputs(ctx) -> int:
