@@ -17,6 +17,14 @@ A differentiable op is a subclass of `Function` with two static methods::
 
 `ctx.needs_input_grad[i]` tells backward which input gradients are wanted, so an op can skip
 work nobody needs (the first conv layer's input gradient, a frozen layer's weights).
+
+In-place writes: every numpy array a recorded node saved for backward (and the input array a
+saved view was taken from) is read-only while the node is alive. A raw numpy write to it (the
+user's array, `t.data[...] = v`, `layer.kernel.data[...] = v`) fails at once with numpy's
+"read-only" ValueError; grebe's own writes (`assign`, `set_weights`, `load_weights`, optimizer
+steps) go through and bump a version, and that node's backward then raises a RuntimeError
+naming the weight. Either way `.grad` is never silently wrong. backward (without retain_graph)
+or dropping the graph makes the arrays writable again; arrays read-only before stay so.
 """
 from __future__ import annotations
 
@@ -73,7 +81,7 @@ def enable_grad():
 class Function:
     """A node of the autograd graph. Subclasses define static `forward` and `backward`."""
 
-    __slots__ = ("inputs", "saved", "needs_input_grad", "out_meta", "__dict__")
+    __slots__ = ("inputs", "saved", "needs_input_grad", "out_meta", "_hold", "__dict__")
 
     def save(self, *values):
         self.saved = values
@@ -102,6 +110,7 @@ class Function:
                 return tuple(make(o, False, None, 0) for o in out)
             return make(out, False, None, 0)
         ctx.inputs = args
+        ctx._hold = _hold_saved(ctx.saved, raw) if ctx.saved else None
         if type(out) is tuple:
             ctx.out_meta = tuple((o.shape, o.dtype) for o in out)
             return tuple(make(o, True, ctx, i) for i, o in enumerate(out))
@@ -115,6 +124,125 @@ class Function:
     @staticmethod
     def backward(ctx, *grads):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+# ---- in-place writes between forward and backward -----------------------------------------------
+# id(array) -> [array, live nodes holding it, version, who wrote it last]; the entry keeps the
+# array alive, so an id is never reused while it is in here. The lock covers threads that train
+# different models (one model from two threads at once is refused by the trainer).
+_held: dict = {}
+_held_lock = threading.Lock()
+
+
+class _Hold:
+    """The arrays one node holds read-only and their versions when it saved them; released by
+    backward or when the node dies."""
+
+    __slots__ = ("arrays", "versions")
+
+    def __init__(self, arrays, versions):
+        self.arrays = arrays
+        self.versions = versions
+
+    def check(self, node) -> None:
+        """Raises if a grebe write (assign, set_weights, an optimizer) changed a saved array."""
+        for a, v in zip(self.arrays, self.versions):
+            entry = _held[id(a)]
+            if entry[2] != v:
+                raise RuntimeError(
+                    f"backward: {entry[3] or f'an array of shape {a.shape}'} was written in place after the forward that saved it "
+                    f"for backward ({type(node).__name__}), so its gradients would be wrong. "
+                    f"Run the forward again after changing weights or inputs")
+
+    def release(self) -> None:
+        arrays, self.arrays = self.arrays, ()
+        if not arrays:
+            return
+        with _held_lock:
+            for a in reversed(arrays):  # bases (appended last) before the views taken of them
+                entry = _held[id(a)]
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del _held[id(a)]
+                    try:
+                        a.setflags(write=True)
+                    except ValueError:  # its base was made read-only since: leave it so
+                        pass
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to protect
+            pass
+
+
+def _hold_saved(saved, raw):
+    """Makes the ndarrays in `saved` (one level of tuples/lists looked into) read-only, and the
+    raw input arrays a saved view was taken from (same numpy base); returns their _Hold.
+    Runs once per recorded op: kept to plain loops (setflags is twice as fast as .flags)."""
+    nd = np.ndarray
+    picked = []
+    for v in saved:
+        if type(v) is nd:
+            picked.append(v)
+            base = v.base
+            if base is not None:  # a view: also hold the input it was taken from
+                for r in raw:
+                    if type(r) is nd and r is not v and (r is base or r.base is base):
+                        picked.append(r)
+        elif type(v) is tuple or type(v) is list:
+            for u in v:
+                if type(u) is nd:
+                    picked.append(u)
+    if not picked:
+        return None
+    arrays, versions = [], []
+    held = _held
+    with _held_lock:
+        for a in picked:
+            entry = held.get(id(a))
+            if entry is not None:
+                entry[1] += 1
+            elif a.flags.writeable:
+                a.setflags(write=False)
+                entry = held[id(a)] = [a, 1, 0, None]
+            else:
+                continue  # read-only already (not by us): nothing to give back later
+            arrays.append(a)
+            versions.append(entry[2])
+    return _Hold(arrays, versions) if arrays else None
+
+
+def write_arrays(arrays, names, write) -> None:
+    """Runs `write()`, which writes `arrays` in place (assign, set_weights, an optimizer step).
+
+    An array that a live graph saved for backward is opened for the write and its version
+    bumped, so that graph's backward raises instead of giving wrong gradients (as PyTorch's
+    version counters do). An array that is read-only for any other reason raises here, naming
+    it (`names[i]`), before anything is written."""
+    opened = []
+    for a, name in zip(arrays, names):
+        if a.flags.writeable:
+            continue
+        if id(a) not in _held or _held[id(a)][0] is not a:
+            raise RuntimeError(f"{name} cannot be written: its array is read-only")
+        opened.append((a, name))
+    if not opened:
+        write()
+        return
+    with _held_lock:
+        for a, _ in opened:
+            a.flags.writeable = True
+    try:
+        write()
+    finally:
+        with _held_lock:
+            for a, name in opened:
+                entry = _held.get(id(a))
+                if entry is not None:  # (a node may have released it meanwhile)
+                    entry[2] += 1
+                    entry[3] = name
+                    a.flags.writeable = False
 
 
 _Tensor = None
@@ -191,6 +319,9 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
             grads = pending.pop(id(node), None)
             if grads is None:
                 continue
+            hold = getattr(node, "_hold", None)
+            if hold is not None:
+                hold.check(node)
             if node.out_meta is None:
                 g0 = grads[0]
                 del grads
@@ -228,6 +359,8 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
                 node.saved = ()
                 node.inputs = ()
                 node.needs_input_grad = ()
+                if hold is not None:
+                    hold.release()
     finally:
         _state.grad_enabled = prev_mode
 

@@ -151,7 +151,9 @@ class Tensor:
         if value.shape != self.data.shape:
             raise ValueError(f"assign: expected shape {self.data.shape}, received "
                              f"{value.shape}" + (f" for '{self.name}'" if self.name else ""))
-        self.data[...] = value
+        autograd.write_arrays([self.data], [f"tensor '{self.name}' (assign)" if self.name
+                                            else f"a tensor of shape {self.data.shape} (assign)"],
+                              lambda: self.data.__setitem__(Ellipsis, value))
 
     # ---- operators (implemented in grebe.ops) ----------------------------------------------
     def __add__(self, o): return _ops.add(self, o)

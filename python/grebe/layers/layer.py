@@ -216,8 +216,12 @@ class Layer:
                 raise ValueError(f"Layer {self.name!r} weight {w.name!r}: expected shape "
                                  f"{w.shape}, received {v.shape}")
             arrays.append(v)
-        for w, v in zip(own, arrays):
-            w.data[...] = v
+        def write():
+            for w, v in zip(own, arrays):
+                w.data[...] = v
+        autograd.write_arrays([w.data for w in own],
+                              [f"Layer {self.name!r} weight {w.name!r} (set_weights)" for w in own],
+                              write)
 
     def count_params(self) -> int:
         if not self.built:
