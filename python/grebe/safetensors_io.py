@@ -18,6 +18,8 @@ here can execute code: the header is JSON and the data are plain numbers.
 from __future__ import annotations
 
 import json
+import math
+import re
 import struct
 
 import numpy as np
@@ -70,10 +72,7 @@ def loads(blob, source: str = "safetensors data") -> tuple[dict, dict]:
     if n > _MAX_HEADER or 8 + n > len(blob):
         raise ValueError(f"{source}: truncated or not a safetensors file (header length {n} "
                          f"but the file holds {len(blob) - 8} bytes after the length)")
-    try:
-        header = json.loads(bytes(blob[8:8 + n]).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ValueError(f"{source}: corrupted safetensors header (not valid JSON: {e})") from None
+    header = parse_json(bytes(blob[8:8 + n]), source, "the safetensors header")
     if not isinstance(header, dict):
         raise ValueError(f"{source}: corrupted safetensors header (expected a JSON object)")
     metadata = header.pop("__metadata__", None) or {}
@@ -99,6 +98,28 @@ def loads(blob, source: str = "safetensors data") -> tuple[dict, dict]:
     return tensors, metadata
 
 
+_MAX_DEPTH = 64  # JSON nesting allowed in a header or a config (grebe writes fewer than 20)
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # a JSON string literal
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+def parse_json(raw: bytes, source: str, what: str):
+    """json.loads with the checks a hostile file needs: valid UTF-8, valid JSON, and nesting at
+    most _MAX_DEPTH deep (checked before parsing, so no RecursionError); every problem is a
+    ValueError naming `source` and `what` (e.g. "member config.json")."""
+    # Brackets outside strings, counted without recursion: drop the strings (C regex), then a
+    # running sum of +1 per opening and -1 per closing bracket.
+    code = np.frombuffer(_STRINGS.sub(b"", raw), dtype=np.uint8)
+    step = np.isin(code, _OPEN).astype(np.int32) - np.isin(code, _CLOSE).astype(np.int32)
+    if code.size and int(np.cumsum(step).max()) > _MAX_DEPTH:
+        raise ValueError(f"{source}: {what} is nested more than {_MAX_DEPTH} levels deep: "
+                         f"not a file grebe wrote")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ValueError(f"{source}: corrupted {what} (not valid JSON: {e})") from None
+
+
 def _check_entry(source, name, info, data_len):
     if not (isinstance(info, dict) and {"dtype", "shape", "data_offsets"} <= set(info)):
         raise ValueError(f"{source}: corrupted safetensors header: entry {name!r} needs dtype, "
@@ -117,7 +138,10 @@ def _check_entry(source, name, info, data_len):
     if end > data_len:
         raise ValueError(f"{source}: truncated file: tensor {name!r} needs bytes {begin}..{end} "
                          f"but the data section holds {data_len}")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no int64 wrap-around
+    if expected >= 2**63:
+        raise ValueError(f"{source}: tensor {name!r} has an invalid shape {tuple(shape)}: its "
+                         f"size ({expected} bytes) overflows int64")
     if end - begin != expected:
         raise ValueError(f"{source}: tensor {name!r}: shape {tuple(shape)} x {info['dtype']} is "
                          f"{expected} bytes but data_offsets span {end - begin}")
