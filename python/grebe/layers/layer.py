@@ -90,6 +90,7 @@ class Layer:
         self.built = False
         self._own_weights: list = []
         self._regularized: list = []  # (weight, regularizer)
+        self._activity_losses: list = []  # the activity regularizer's penalty of the last call
         self._layers: list = []  # sublayers, tracked by __setattr__
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
@@ -192,10 +193,11 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Regularization losses of this layer and its sublayers, as scalar Tensors."""
-        out = [reg(w) for w, reg in self._regularized]
+        """Regularization losses of this layer and its sublayers, as scalar Tensors: the
+        weights' penalties and the activity penalties of the last call."""
+        out = [reg(w) for w, reg in self._regularized] + self._activity_losses
         for layer in self._flat_layers():
-            out += [reg(w) for w, reg in layer._regularized]
+            out += [reg(w) for w, reg in layer._regularized] + layer._activity_losses
         return out
 
     def get_weights(self) -> list:
