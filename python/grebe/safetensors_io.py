@@ -69,26 +69,38 @@ def loads(blob, source: str = "safetensors data") -> tuple[dict, dict]:
     file, bad JSON, unknown dtype, offsets out of range, shape x dtype != bytes) raises a
     ValueError that names `source` and what is wrong."""
     blob = memoryview(blob)
-    if len(blob) < 8:
-        raise ValueError(f"{source}: not a safetensors file (only {len(blob)} bytes, the "
+    n = header_length(bytes(blob[:8]), len(blob), source)
+    entries, metadata = parse_header(bytes(blob[8:8 + n]), len(blob) - 8 - n, source)
+    return tensors_from(entries, blob[8 + n:]), metadata
+
+
+def header_length(first8: bytes, total: int, source: str) -> int:
+    """The header length N from the first 8 bytes of a `total`-byte file, checked."""
+    if len(first8) < 8:
+        raise ValueError(f"{source}: not a safetensors file (only {total} bytes, the "
                          f"8-byte header length is missing)")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > _MAX_HEADER or 8 + n > len(blob):
+    (n,) = struct.unpack("<Q", first8[:8])
+    if n > _MAX_HEADER or 8 + n > total:
         raise ValueError(f"{source}: truncated or not a safetensors file (header length {n} "
-                         f"but the file holds {len(blob) - 8} bytes after the length)")
-    header = parse_json(bytes(blob[8:8 + n]), source, "the safetensors header")
+                         f"but the file holds {total - 8} bytes after the length)")
+    return n
+
+
+def parse_header(head: bytes, data_len: int, source: str) -> tuple[dict, dict]:
+    """({name: (dtype, shape, begin, end)}, metadata) from the JSON header, checked against a
+    data section of `data_len` bytes (the tensors must tile it exactly), before any data is
+    read: what a file declares bounds what is read and allocated."""
+    header = parse_json(head, source, "safetensors header")
     if not isinstance(header, dict):
         raise ValueError(f"{source}: corrupted safetensors header (expected a JSON object)")
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict):
         raise ValueError(f"{source}: corrupted safetensors header (__metadata__ is not an object)")
-    data = blob[8 + n:]
-    tensors, spans = {}, []
+    entries, spans = {}, []
     for name, info in header.items():
-        dtype, shape, (begin, end) = _check_entry(source, name, info, len(data))
+        dtype, shape, (begin, end) = _check_entry(source, name, info, data_len)
         spans.append((begin, end, name))
-        # copy(): the result owns writable memory and does not pin the whole blob
-        tensors[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape).copy()
+        entries[name] = (dtype, shape, begin, end)
     spans.sort()
     pos = 0
     for begin, end, name in spans:
@@ -96,10 +108,18 @@ def loads(blob, source: str = "safetensors data") -> tuple[dict, dict]:
             what = "overlaps the previous tensor" if begin < pos else f"leaves a hole at {pos}"
             raise ValueError(f"{source}: corrupted safetensors data: tensor {name!r} {what}")
         pos = end
-    if pos != len(data):
+    if pos != data_len:
         raise ValueError(f"{source}: corrupted safetensors data: the tensors cover {pos} bytes, "
-                         f"the file holds {len(data)}")
-    return tensors, metadata
+                         f"the file holds {data_len}")
+    return entries, metadata
+
+
+def tensors_from(entries: dict, data) -> dict:
+    """{name: numpy array} from parse_header's entries over the data section's bytes."""
+    data = memoryview(data)
+    # copy(): each result owns writable memory and does not pin the whole blob
+    return {name: np.frombuffer(data[begin:end], dtype=dtype).reshape(shape).copy()
+            for name, (dtype, shape, begin, end) in entries.items()}
 
 
 _MAX_DEPTH = 64  # JSON nesting allowed in a header or a config (grebe writes fewer than 20)
@@ -121,14 +141,14 @@ def parse_json(raw: bytes, source: str, what: str):
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ValueError(f"{source}: corrupted {what} (not valid JSON: {e})") from None
+        raise ValueError(f"{source}: {what} is not valid JSON ({e})") from None
 
 
 def _check_entry(source, name, info, data_len):
     if not (isinstance(info, dict) and {"dtype", "shape", "data_offsets"} <= set(info)):
         raise ValueError(f"{source}: corrupted safetensors header: entry {name!r} needs dtype, "
                          f"shape and data_offsets, received {info!r}")
-    dtype = _DTYPES.get(info["dtype"])
+    dtype = _DTYPES.get(info["dtype"]) if isinstance(info["dtype"], str) else None
     if dtype is None:
         raise ValueError(f"{source}: tensor {name!r} has unsupported dtype {info['dtype']!r} "
                          f"(supported: {', '.join(_DTYPES)})")

@@ -12,8 +12,11 @@ make `summary()` and saving work.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
+import math
 import re
+import threading
 
 import numpy as np
 
@@ -21,6 +24,28 @@ from grebe import autograd
 from grebe.tensor import Tensor
 
 _name_counts: dict = {}
+
+
+class _WeightBudget(threading.local):
+    left = None  # weight values the layers built now may still create (None: no limit)
+    source = ""
+
+
+_budget = _WeightBudget()
+
+
+@contextlib.contextmanager
+def weight_budget(values: int, source: str):
+    """Within this block (in this thread) the layers built may create at most `values` weight
+    values in all; one more raises ValueError naming `source` and the layer. load_model builds
+    a model from a file's config within what the file's tensors hold, so a 3 KB config cannot
+    ask for gigabytes before its shapes are checked against the stored tensors."""
+    prev = _budget.left, _budget.source
+    _budget.left, _budget.source = int(values), source
+    try:
+        yield
+    finally:
+        _budget.left, _budget.source = prev
 
 
 def _snake(name: str) -> str:
@@ -125,6 +150,17 @@ class Layer:
         from grebe import initializers
 
         shape = tuple(int(s) for s in shape)
+        if any(d < 0 for d in shape):
+            raise ValueError(f"{self.name}: weight {name!r} cannot have a negative dimension, "
+                             f"received shape {shape}")
+        if _budget.left is not None:
+            n = math.prod(shape)
+            if n > _budget.left:
+                raise ValueError(f"{_budget.source}: layer {self.name!r} asks for weight "
+                                 f"{name!r} of shape {shape} ({n} values), more than the "
+                                 f"{_budget.left} left of what the file's tensors allow: the "
+                                 f"config does not match the stored tensors")
+            _budget.left -= n
         init = initializers.get(initializer)
         value = np.ascontiguousarray(init(shape), dtype=np.float32)
         if value.shape != shape:
