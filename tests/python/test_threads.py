@@ -112,3 +112,34 @@ def test_two_models_in_two_threads_train_like_one_after_the_other():
             np.testing.assert_array_equal(got, want)
         assert h == h_ref
         np.testing.assert_array_equal(p, p_ref)
+
+
+@pytest.mark.parametrize("call", ["fit", "predict", "evaluate", "train_on_batch",
+                                  "predict_on_batch", "test_on_batch"])
+def test_one_model_from_two_threads_at_once_is_refused(call):
+    model = _model(4)
+    x, y = _data(4, 32)
+    inside, release = threading.Event(), threading.Event()
+
+    def block(batch, logs):
+        inside.set()
+        release.wait(10)
+
+    cb = grebe.callbacks.LambdaCallback(on_train_batch_end=block)
+    t, box = _run_in_thread(lambda: model.fit(x, y, epochs=1, batch_size=32, verbose=0,
+                                              callbacks=[cb]))
+    assert inside.wait(10)
+    try:
+        args = {"fit": (x, y), "evaluate": (x, y), "train_on_batch": (x, y),
+                "test_on_batch": (x, y)}.get(call, (x,))
+        kwargs = {"verbose": 0} if call in ("fit", "predict", "evaluate") else {}
+        with pytest.raises(RuntimeError, match=r"(?s)another thread.*fit"):
+            getattr(model, call)(*args, **kwargs)
+    finally:
+        release.set()
+        t.join()
+    assert "error" not in box
+    # Once the other thread is done, the model is free again, and a callback that predicts
+    # inside fit (the same thread) is allowed.
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[grebe.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: model.predict(x, verbose=0))])

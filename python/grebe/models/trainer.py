@@ -17,6 +17,7 @@ from grebe import autograd
 from grebe.models import data_adapter, tree
 from grebe.models.compile_mixin import CompileMixin
 from grebe.models.compile_utils import to_numpy
+from grebe.models.ownership import exclusive
 
 if TYPE_CHECKING:
     from grebe.callbacks import History
@@ -99,6 +100,7 @@ class Trainer(CompileMixin):
         return self.get_metrics_result()
 
     # ---- fit -----------------------------------------------------------------------------
+    @exclusive
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -201,6 +203,7 @@ class Trainer(CompileMixin):
         cbs.on_test_end(logs)
         return logs
 
+    @exclusive
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False,
                  **kwargs) -> float | list | dict:
@@ -222,6 +225,7 @@ class Trainer(CompileMixin):
         return logs if return_dict else self._flatten_logs(logs)
 
     # ---- predict -------------------------------------------------------------------------
+    @exclusive
     def predict(self, x, batch_size=None, verbose="auto", steps=None,
                 callbacks=None) -> np.ndarray | list | dict:
         """Outputs for `x` as numpy (a list/dict of arrays for several outputs); no graph is
@@ -283,6 +287,7 @@ class Trainer(CompileMixin):
             sw = data_adapter.class_weight_to_sample_weight(y, class_weight, what)
         return x, y, sw
 
+    @exclusive
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One optimizer step on one batch; returns that batch's loss (and metrics)."""
@@ -293,6 +298,7 @@ class Trainer(CompileMixin):
         logs = self._logs_from(self.train_step(data))
         return logs if return_dict else self._flatten_logs(logs)
 
+    @exclusive
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
         data = self._batch_data(x, y, sample_weight, None, "test_on_batch")
@@ -302,6 +308,7 @@ class Trainer(CompileMixin):
         logs = self._logs_from(out)
         return logs if return_dict else self._flatten_logs(logs)
 
+    @exclusive
     def predict_on_batch(self, x):
         x = data_adapter.standardize(x)
         with autograd.no_grad():
