@@ -195,3 +195,37 @@ def test_a_safetensors_shape_that_overflows_is_rejected_in_a_model_file(saved):
     path = _write(d, dict(members, **{"model.safetensors": _safetensors(header, blob[8 + n:])}))
     with pytest.raises(ValueError, match=r"bad\.grebe.*model\.safetensors"):
         grebe.load_model(path)
+
+
+# ---- atomic save through a symbolic link ---------------------------------------------------
+@pytest.mark.parametrize("relative", [False, True])
+def test_saving_through_a_symlink_writes_the_target_and_keeps_the_link(tmp_path, relative):
+    real_dir = tmp_path / "store"
+    real_dir.mkdir()
+    target = real_dir / "model.grebe"
+    target.write_bytes(b"old")
+    link_dir = tmp_path / "links"
+    link_dir.mkdir()
+    link = link_dir / "current.grebe"
+    link.symlink_to(("../store/model.grebe") if relative else target)
+    model = grebe.Sequential([grebe.Input((3,)), layers.Dense(2)])
+    model.save(link)
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    again = grebe.load_model(target)
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not [p for p in link_dir.iterdir() if p.name != "current.grebe"]  # no temp left
+    assert [p.name for p in real_dir.iterdir()] == ["model.grebe"]
+    model.save_weights(link_dir / "w.weights.safetensors")  # a plain path still works
+
+
+def test_saving_through_a_chain_of_symlinks_and_a_dangling_one(tmp_path):
+    target = tmp_path / "real.grebe"
+    first = tmp_path / "a.grebe"
+    second = tmp_path / "b.grebe"
+    second.symlink_to(target)  # dangling until the save creates the target
+    first.symlink_to(second)
+    model = grebe.Sequential([grebe.Input((3,)), layers.Dense(2)])
+    model.save(first)
+    assert first.is_symlink() and second.is_symlink() and target.is_file()
+    grebe.load_model(first)
