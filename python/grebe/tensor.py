@@ -20,23 +20,43 @@ from grebe import autograd
 _ops = None  # the grebe.ops package, set when it is imported (avoids an import cycle)
 
 
+def check_numeric(a: np.ndarray, who: str) -> np.ndarray:
+    """`a` as a numeric array, or a TypeError naming `who` (e.g. "fit: x", "Layer 'dense'"):
+    None or other objects in an object array (numpy would turn None into NaN), complex,
+    strings, dates. Object arrays of plain numbers become float32."""
+    kind = a.dtype.kind
+    if kind in "fiub":
+        return a
+    if kind == "c":
+        raise TypeError(f"{who}: complex data is not supported (dtype {a.dtype}); pass the "
+                        f"real part (x.real) or split real and imaginary parts into features")
+    if kind == "O":
+        flat = a.reshape(-1)
+        for i, v in enumerate(flat):
+            if v is None or isinstance(v, (str, bytes, complex)) or \
+                    not isinstance(v, (int, float, np.number, bool)):
+                where = np.unravel_index(i, a.shape) if a.ndim else ()
+                raise TypeError(f"{who}: expected numbers, received {type(v).__name__} "
+                                f"{v!r:.40} at index {tuple(int(j) for j in where)} of an "
+                                f"object array of shape {a.shape} (None is not turned into NaN)")
+        return np.asarray(a, dtype=np.float32)
+    raise TypeError(f"{who}: expected numeric data, received dtype {a.dtype} (shape {a.shape})")
+
+
 def _as_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
+        a = data if isinstance(data, np.ndarray) else np.asarray(data)
+        if a.dtype.kind not in "fiub":
+            check_numeric(a, "grebe.tensor")
         return np.asarray(data, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
-    a = np.asarray(data)
-    if a.dtype.kind in "fc" or a.dtype == object:
-        if a.dtype.kind == "c":
-            raise TypeError(f"grebe.tensor: complex data is not supported (dtype {a.dtype})")
-        try:
-            return np.asarray(a, dtype=np.float32, order="C")
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"grebe.tensor: expected numeric data, received {type(data).__name__}"
-                            f" that numpy cannot convert to float32 ({e})") from None
-    if a.dtype.kind in "iub":
-        return np.asarray(a, order="C")
-    raise TypeError(f"grebe.tensor: expected numeric data, received dtype {a.dtype}")
+    a = data if isinstance(data, np.ndarray) else np.asarray(data)
+    if a.dtype.kind not in "fiub":
+        a = check_numeric(a, "grebe.tensor")
+    if a.dtype.kind == "f":
+        return np.asarray(a, dtype=np.float32, order="C")
+    return np.asarray(a, order="C")
 
 
 class Tensor:

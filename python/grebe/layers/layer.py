@@ -26,6 +26,21 @@ from grebe.tensor import Tensor
 _name_counts: dict = {}
 
 
+def to_float32_weight(value, who: str) -> np.ndarray:
+    """A weight value as float32, or a ValueError naming `who` when a finite value does not
+    fit float32 (a float64 1e300 would become inf without a word)."""
+    a = np.asarray(value)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(a, dtype=np.float32)
+    if a.dtype.kind == "f" and a.dtype.itemsize > 4:
+        lost = np.isfinite(a) & ~np.isfinite(out)
+        if lost.any():
+            i = tuple(int(j) for j in np.argwhere(lost)[0])
+            raise ValueError(f"{who}: value {float(a[i])!r} at index {i} overflows float32 (largest "
+                             f"{np.finfo(np.float32).max:.4g}); grebe keeps weights in float32")
+    return out
+
+
 class _WeightBudget(threading.local):
     left = None  # weight values the layers built now may still create (None: no limit)
     source = ""
@@ -249,7 +264,7 @@ class Layer:
                              f"{[tuple(w.shape) for w in own]}, received {len(weights)}")
         arrays = []
         for w, v in zip(own, weights):
-            v = np.asarray(v, dtype=np.float32)
+            v = to_float32_weight(v, f"Layer {self.name!r} weight {w.name!r}")
             if v.shape != w.shape:
                 raise ValueError(f"Layer {self.name!r} weight {w.name!r}: expected shape "
                                  f"{w.shape}, received {v.shape}")
@@ -310,14 +325,18 @@ class Layer:
                 raise RuntimeError("symbolic call before grebe.models was imported")
             return symbolic_call_hook(self, inputs, args, dict(kwargs, training=training,
                                                                mask=mask))
-        if isinstance(inputs, (list, tuple)):
-            inputs = type(inputs)(x if isinstance(x, Tensor) or x is None else Tensor(x)
-                                  for x in inputs)
-            shape = [tuple(x.shape) if x is not None else None for x in inputs]
-        else:
-            if not isinstance(inputs, Tensor):
-                inputs = Tensor(inputs)
-            shape = tuple(inputs.shape)
+        try:
+            if isinstance(inputs, (list, tuple)):
+                inputs = type(inputs)(x if isinstance(x, Tensor) or x is None else Tensor(x)
+                                      for x in inputs)
+                shape = [tuple(x.shape) if x is not None else None for x in inputs]
+            else:
+                if not isinstance(inputs, Tensor):
+                    inputs = Tensor(inputs)
+                shape = tuple(inputs.shape)
+        except TypeError as e:  # None/objects, strings, complex: name the layer
+            raise TypeError(f"{type(self).__name__} {self.name!r}: "
+                            f"{str(e).removeprefix('grebe.tensor: ')}") from None
         if not self.built:
             self._build_once(shape)
         if mask is None and isinstance(inputs, Tensor):

@@ -81,15 +81,7 @@ def _labels(name, y_true, y_pred, axis, check_range=True) -> np.ndarray:
         raise ValueError(f"{name}: y_true must hold one integer label per sample, shape "
                          f"{expected} for y_pred.shape={ps}, received y_true.shape="
                          f"{np.shape(getattr(y_true, 'data', y_true))}")
-    if y.dtype.kind == "f":
-        bad = y != np.round(y)
-        if bad.any():
-            raise ValueError(f"{name}: y_true must hold integer class labels, received "
-                             f"non-integer values such as {y[bad][:3].tolist()}")
-    elif y.dtype.kind not in "iub":
-        raise TypeError(f"{name}: y_true must hold integer class labels, received dtype "
-                        f"{y.dtype}")
-    y = np.ascontiguousarray(y, dtype=np.int64)
+    y = K.int_labels(y, name)
     C = ps[axis]
     if check_range and y.size and (y.min() < 0 or y.max() >= C):
         bad = int(y.min()) if y.min() < 0 else int(y.max())

@@ -13,18 +13,18 @@ import warnings
 import numpy as np
 
 from grebe.models import tree
-from grebe.tensor import Tensor
+from grebe.tensor import Tensor, check_numeric
 
 
-def _to_array(a):
+def _to_array(a, who="the model's data"):
     if isinstance(a, Tensor):
         a = a.data
     elif not isinstance(a, np.ndarray):
         a = np.asarray(a)
+    if a.dtype.kind not in "fiub":
+        a = check_numeric(a, who)  # None/objects, strings, complex: a TypeError naming `who`
     if a.dtype.kind == "f" and a.dtype != np.float32:
         return np.ascontiguousarray(a, dtype=np.float32)
-    if a.dtype == object:
-        raise TypeError(f"expected numeric arrays, received an object array of shape {a.shape}")
     return a
 
 
@@ -46,17 +46,18 @@ def is_arrays(x) -> bool:
     return False
 
 
-def standardize(x):
-    """Arrays structure -> the same structure of numpy arrays (float data as float32)."""
+def standardize(x, who="the model's data"):
+    """Arrays structure -> the same structure of numpy arrays (float data as float32); data
+    that is not numeric raises a TypeError naming `who` (e.g. "fit: x")."""
     if x is None:
         return None
     if isinstance(x, dict):
-        return {k: standardize(v) for k, v in x.items()}
+        return {k: standardize(v, f"{who}[{k!r}]") for k, v in x.items()}
     if isinstance(x, (list, tuple)) and x and all(
             _is_array_like(v) or isinstance(v, (dict, list, tuple)) and
             any(_is_array_like(u) for u in tree.flatten(v)) for v in x):
-        return [standardize(v) for v in x]
-    return _to_array(x)
+        return [standardize(v, f"{who}[{i}]") for i, v in enumerate(x)]
+    return _to_array(x, who)
 
 
 def num_samples(x, y, sw, what) -> int:
@@ -247,13 +248,15 @@ class IterableAdapter:
     @staticmethod
     def _convert(batch):
         x, y, sw = unpack(batch)
-        return standardize(x), standardize(y), standardize(sw)
+        return standardize(x, "batch x"), standardize(y, "batch y"), \
+            standardize(sw, "batch sample_weight")
 
 
 def make_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False,
                  class_weight=None, what="fit"):
     if is_arrays(x):
-        x, y, sw = standardize(x), standardize(y), standardize(sample_weight)
+        x, y, sw = standardize(x, f"{what}: x"), standardize(y, f"{what}: y"), \
+            standardize(sample_weight, f"{what}: sample_weight")
         if batch_size is None:
             batch_size = 32
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \

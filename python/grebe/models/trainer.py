@@ -119,7 +119,8 @@ class Trainer(CompileMixin):
             if not data_adapter.is_arrays(x):
                 raise ValueError("fit: validation_split is supported for arrays only; pass "
                                  "validation_data for generators and datasets")
-            x, y, sample_weight = (data_adapter.standardize(v) for v in (x, y, sample_weight))
+            x, y, sample_weight = (data_adapter.standardize(v, f"fit: {n}") for v, n in
+                                   ((x, "x"), (y, "y"), (sample_weight, "sample_weight")))
             (x, y, sample_weight), validation_data = data_adapter.split_validation(
                 x, y, sample_weight, validation_split)
         train = data_adapter.make_adapter(x, y, sample_weight, batch_size, shuffle,
@@ -279,7 +280,8 @@ class Trainer(CompileMixin):
 
     # ---- single batches ------------------------------------------------------------------
     def _batch_data(self, x, y, sample_weight, class_weight, what):
-        x, y, sw = (data_adapter.standardize(v) for v in (x, y, sample_weight))
+        x, y, sw = (data_adapter.standardize(v, f"{what}: {n}") for v, n in
+                    ((x, "x"), (y, "y"), (sample_weight, "sample_weight")))
         data_adapter.num_samples(x, y, sw, what)
         if class_weight is not None:
             if sw is not None:
@@ -310,7 +312,7 @@ class Trainer(CompileMixin):
 
     @exclusive
     def predict_on_batch(self, x):
-        x = data_adapter.standardize(x)
+        x = data_adapter.standardize(x, "predict_on_batch: x")
         with autograd.no_grad():
             out = self.predict_step((x,))
         if not tree.is_nested(out):
