@@ -288,6 +288,11 @@ _getrefcount = getattr(sys, "getrefcount", None)
 _SOLE_OWNER_REFS = 3
 
 
+_FREED = ("backward: this graph was already freed by an earlier backward(); to call backward "
+          "twice through it, pass retain_graph=True to the first call (as in PyTorch), or run "
+          "the forward again")
+
+
 def backward(tensor, grad=None, retain_graph: bool = False) -> None:
     """Accumulates d(tensor)/d(leaf) * grad into every leaf's `.grad` that requires it."""
     T = _tensor_class()
@@ -309,6 +314,8 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
         _accumulate_leaf(tensor, grad)
         return
 
+    if not tensor._ctx.needs_input_grad:
+        raise RuntimeError(_FREED)
     pending = {id(tensor._ctx): [None] * _n_outputs(tensor._ctx)}
     pending[id(tensor._ctx)][tensor._out_index] = grad
     del grad
@@ -319,6 +326,8 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
             grads = pending.pop(id(node), None)
             if grads is None:
                 continue
+            if not node.needs_input_grad:
+                raise RuntimeError(_FREED)
             hold = getattr(node, "_hold", None)
             if hold is not None:
                 hold.check(node)
@@ -372,17 +381,17 @@ def _n_outputs(ctx) -> int:
 def _accumulate_leaf(t, g, owned: bool = False) -> None:
     """t.grad += g; with `owned` (nothing else refers to g) a fresh float32 C-contiguous g of
     t's shape becomes t.grad itself instead of a copy."""
-    if t.grad is None:
+    if t._grad is None:
         if owned and type(g) is np.ndarray and g.base is None and g.dtype == np.float32 and \
                 g.shape == t.data.shape and g.flags.c_contiguous and g.flags.writeable:
-            t.grad = g
+            t._grad = g
             return
         g = np.asarray(g, dtype=np.float32)
         if g.shape != t.data.shape:
             g = np.broadcast_to(g, t.data.shape)
-        t.grad = np.array(g, dtype=np.float32, order="C", copy=True)
+        t._grad = np.array(g, dtype=np.float32, order="C", copy=True)
     else:
-        t.grad += g
+        t._grad += g
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

@@ -62,7 +62,7 @@ def _as_array(data, dtype=None) -> np.ndarray:
 class Tensor:
     """An n-dimensional float32 array that records the operations applied to it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_index", "name", "trainable",
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_out_index", "name", "trainable",
                  "_keras_mask", "__weakref__")
     __array_priority__ = 1000.0
 
@@ -71,7 +71,7 @@ class Tensor:
         if requires_grad and self.data.dtype != np.float32:
             raise TypeError(f"grebe.tensor: only float32 tensors can require grad, received "
                             f"dtype {self.data.dtype}")
-        self.grad = None
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
         self._out_index = 0
@@ -84,7 +84,7 @@ class Tensor:
         """Wraps an op's output without copying (ops already return float32/contiguous)."""
         t = cls.__new__(cls)
         t.data = data if isinstance(data, np.ndarray) else np.asarray(data, dtype=np.float32)
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._ctx = ctx
         t._out_index = index
@@ -143,6 +143,26 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     # ---- autograd --------------------------------------------------------------------------
+    @property
+    def grad(self):
+        """The accumulated gradient (a float32 numpy array of the tensor's shape) or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is None:
+            self._grad = None
+            return
+        g = value.data if isinstance(value, Tensor) else value
+        g = np.asarray(g)
+        if g.dtype.kind not in "fiub":
+            check_numeric(g, "grad")
+        if g.shape != self.data.shape:
+            raise ValueError(f"grad: expected shape {self.data.shape} (the tensor's), received "
+                             f"{g.shape}" + (f" for '{self.name}'" if self.name else ""))
+        self._grad = g if g.dtype == np.float32 and g.flags.c_contiguous else \
+            np.ascontiguousarray(g, dtype=np.float32)
+
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulates gradients into the `.grad` of every leaf that requires grad."""
         autograd.backward(self, grad, retain_graph)

@@ -91,3 +91,101 @@ def test_a_softmax_over_one_unit_warns_like_keras():
         warnings.simplefilter("error")
         _model(units=3).predict(x, verbose=0)
         _model(units=1, activation="sigmoid").predict(x, verbose=0)
+
+
+# ---- messages that name what went wrong ------------------------------------------------------
+def _sparse_model():
+    model = grebe.Sequential([grebe.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_label_out_of_range_names_its_sample_index_not_its_batch_position(shuffle):
+    x = np.ones((40, 4), np.float32)
+    y = np.zeros(40, np.int64)
+    y[37] = 7
+    with pytest.raises(ValueError, match=r"fit: .*received 7 .*sample 37 of y"):
+        _sparse_model().fit(x, y, batch_size=16, shuffle=shuffle, verbose=0)
+    with pytest.raises(ValueError, match=r"evaluate: .*received 7 .*sample 37 of y"):
+        _sparse_model().evaluate(x, y, batch_size=16, verbose=0)
+
+
+@pytest.mark.parametrize("epochs,error", [(2.7, TypeError), ("3", TypeError), (True, TypeError),
+                                          (-1, ValueError)])
+def test_bad_epochs_are_keras_style_errors(epochs, error):
+    with pytest.raises(error, match=rf"fit: expected `epochs`.*Received: epochs={epochs!r}"):
+        _sparse_model().fit(np.ones((4, 4), np.float32), np.zeros(4), epochs=epochs, verbose=0)
+
+
+def test_numpy_integer_epochs_are_fine():
+    h = _sparse_model().fit(np.ones((4, 4), np.float32), np.zeros(4), epochs=np.int64(2),
+                            verbose=0)
+    assert len(h.history["loss"]) == 2
+
+
+def test_x_none_and_a_one_tuple_validation_data_name_fit():
+    y = np.zeros(4)
+    with pytest.raises(ValueError, match="fit: x is None"):
+        _sparse_model().fit(None, y, verbose=0)
+    with pytest.raises(ValueError, match="predict: x is None"):
+        _sparse_model().predict(None, verbose=0)
+    with pytest.raises(ValueError, match=r"fit: validation_data must be \(x_val, y_val\).*length 1"):
+        _sparse_model().fit(np.ones((4, 4), np.float32), y, validation_data=(np.ones((2, 4)),),
+                            verbose=0)
+
+
+def test_backward_twice_says_the_graph_was_freed():
+    t = grebe.tensor([1.0, 2.0], requires_grad=True)
+    loss = (t * t).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="already freed.*retain_graph=True"):
+        loss.backward()
+    np.testing.assert_array_equal(t.grad, [2.0, 4.0])  # unchanged by the failed call
+
+
+def test_a_wrong_shaped_grad_assignment_is_refused():
+    t = grebe.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"grad: expected shape \(2,\).*received \(3,\)"):
+        t.grad = np.ones(3)
+    t.grad = [0.5, 0.5]  # array-like of the right shape: stored as float32
+    assert t.grad.dtype == np.float32
+    (t * t).sum().backward()
+    np.testing.assert_array_equal(t.grad, [2.5, 4.5])
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: layers.Conv2D(2, 3, dilation_rate=10**9, padding="same", name="c2"), (1, 8, 8, 1)),
+    (lambda: layers.Conv2D(2, 10**7, padding="same", name="c2"), (1, 8, 8, 1)),
+    (lambda: layers.Conv1D(2, 3, dilation_rate=10**12, padding="causal", name="c1"), (1, 8, 1)),
+    (lambda: layers.Conv1D(2, 3, dilation_rate=10**9, padding="same", name="c1"), (1, 8, 1)),
+])
+def test_huge_dilation_or_kernel_is_refused_naming_the_layer_before_allocating(make, shape):
+    layer = make()
+    with pytest.raises(ValueError, match=rf"Conv\dD '{layer.name}'.*dilation_rate"):
+        layer(np.ones(shape, np.float32))
+    if max(layer.kernel_size) > 3:
+        return  # (the op-level call would need the huge kernel itself)
+    with pytest.raises(ValueError, match="conv.d: kernel_size"):
+        (ops.conv2d if len(shape) == 4 else ops.conv1d)(
+            np.ones(shape, np.float32),
+            np.ones(tuple(layer.kernel_size) + (1, 2), np.float32),
+            padding=layer.padding, dilation_rate=layer.dilation_rate)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.MaxPooling2D(pool_size=10**9, padding="same"),
+    lambda: layers.MaxPooling2D(2, strides=10**12),
+    lambda: layers.AveragePooling1D(10**10, padding="same"),
+    lambda: layers.Conv2D(2, 3, strides=10**12),
+])
+def test_huge_pool_sizes_and_strides_are_value_errors(make):
+    layer = make()
+    x = np.ones((1, 8, 8, 1) if "2D" in type(layer).__name__ else (1, 8, 1), np.float32)
+    with pytest.raises(ValueError):
+        layer(x)
+
+
+def test_a_large_but_sane_same_conv_still_works():
+    y = layers.Conv2D(2, 5, padding="same", dilation_rate=3)(np.ones((1, 2, 2, 1), np.float32))
+    assert y.shape == (1, 2, 2, 2)

@@ -84,9 +84,11 @@ def _labels(name, y_true, y_pred, axis, check_range=True) -> np.ndarray:
     y = K.int_labels(y, name)
     C = ps[axis]
     if check_range and y.size and (y.min() < 0 or y.max() >= C):
-        bad = int(y.min()) if y.min() < 0 else int(y.max())
-        raise ValueError(f"{name}: labels must be in the range [0, {C}) for {C} classes, "
-                         f"received {bad}")
+        where = np.argwhere((y < 0) | (y >= C))[0]
+        bad = int(y[tuple(where)])
+        pos = int(where[0]) if y.ndim else 0
+        raise K.LabelError(f"{name}: labels must be in the range [0, {C}) for {C} classes, "
+                           f"received {bad} at index {pos} of the batch", pos)
     return y
 
 

@@ -187,10 +187,21 @@ class ArrayAdapter:
             order = _rng().permutation(n) if self.shuffle else None
         for k, b in enumerate(batches):
             lo, hi = b * bs, min((b + 1) * bs, n)
+            self.last_batch = (lo, order)  # sample_index() maps a batch position back
             if order is None:  # views, no copy
                 yield self._pack([None if a is None else a[lo:hi] for a in self._leaves])
             else:
                 yield self._gather(order[lo:hi], k)
+
+
+def sample_index(adapter, position: int):
+    """The index in the data of the sample at `position` of the adapter's last batch (None when
+    the adapter cannot say: a generator, a dataset)."""
+    last = getattr(adapter, "last_batch", None)
+    if last is None:
+        return None
+    lo, order = last
+    return int(lo + position if order is None else order[lo + position])
 
 
 def _rng():

@@ -8,6 +8,7 @@ compile() time"); metrics update on the numpy outputs, outside the graph.
 """
 from __future__ import annotations
 
+import operator
 import warnings
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from grebe.models import data_adapter, tree
 from grebe.models.compile_mixin import CompileMixin
 from grebe.models.compile_utils import to_numpy
 from grebe.models.ownership import exclusive
+from grebe.ops.loss import LabelError
 
 if TYPE_CHECKING:
     from grebe.callbacks import History
@@ -29,6 +31,37 @@ def _verbose(v) -> int:
     if v not in (0, 1, 2, True, False):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received verbose={v!r}")
     return int(v)
+
+
+def _label_error(e, adapter, what: str, where: str) -> ValueError:
+    """The loss's label error with the sample's index in the data instead of in the batch."""
+    i = data_adapter.sample_index(adapter, e.position)
+    msg = e.message.replace(" of the batch", f" of the batch ({where})" if i is None else
+                            f" of the batch: sample {i} of y ({where})")
+    return ValueError(f"{what}: {msg}")
+
+
+def _check_epochs(epochs, initial_epoch) -> int:
+    """Keras-style errors for epochs=2.7, "3", -1; numpy integers are fine."""
+    for name, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(v, (bool, np.bool_)) or not hasattr(type(v), "__index__"):
+            raise TypeError(f"fit: expected `{name}` to be an integer. Received: {name}={v!r}")
+        if operator.index(v) < 0:
+            raise ValueError(f"fit: expected `{name}` to be >= 0. Received: {name}={v!r}")
+    return operator.index(epochs)
+
+
+def _require_x(x, what: str) -> None:
+    if x is None:
+        raise ValueError(f"{what}: x is None; pass the inputs as arrays (a list/dict of arrays "
+                         f"for several inputs) or as a generator/dataset of batches")
+
+
+def _check_validation_data(vd) -> None:
+    if isinstance(vd, (tuple, list)) and len(vd) not in (2, 3):
+        raise ValueError(f"fit: validation_data must be (x_val, y_val) or (x_val, y_val, "
+                         f"val_sample_weight), received a {type(vd).__name__} of length "
+                         f"{len(vd)}")
 
 
 class Trainer(CompileMixin):
@@ -115,6 +148,9 @@ class Trainer(CompileMixin):
 
         self._assert_compiled("fit")
         verbose = _verbose(verbose)
+        epochs = _check_epochs(epochs, initial_epoch)
+        _require_x(x, "fit")
+        _check_validation_data(validation_data)
         if validation_split and validation_data is None:
             if not data_adapter.is_arrays(x):
                 raise ValueError("fit: validation_split is supported for arrays only; pass "
@@ -152,7 +188,11 @@ class Trainer(CompileMixin):
             for step, batch in epochs_it:
                 if hooks:
                     cbs.on_train_batch_begin(step)
-                out = self.train_step(batch)
+                try:
+                    out = self.train_step(batch)
+                except LabelError as e:
+                    raise _label_error(e, train, "fit", f"epoch {epoch + 1}, batch {step}") \
+                        from None
                 steps += 1
                 if hooks:
                     cbs.on_train_batch_end(step, self._logs_from(out))
@@ -195,7 +235,10 @@ class Trainer(CompileMixin):
             for step, batch in data_adapter.EpochIterator(adapter, steps):
                 if hooks:
                     cbs.on_test_batch_begin(step)
-                out = self.test_step(batch)
+                try:
+                    out = self.test_step(batch)
+                except LabelError as e:
+                    raise _label_error(e, adapter, "evaluate", f"batch {step}") from None
                 if hooks:
                     cbs.on_test_batch_end(step, self._logs_from(out))
                 if self.stop_evaluating:
@@ -215,6 +258,7 @@ class Trainer(CompileMixin):
             raise TypeError(f"evaluate: unrecognized arguments {sorted(kwargs)}")
         self._assert_compiled("evaluate")
         verbose = _verbose(verbose)
+        _require_x(x, "evaluate")
         adapter = data_adapter.make_adapter(x, y, sample_weight, batch_size, False, None,
                                             "evaluate")
         epoch_steps = data_adapter.EpochIterator(adapter, steps).num_steps
@@ -234,6 +278,7 @@ class Trainer(CompileMixin):
         from grebe.callbacks import CallbackList
 
         verbose = _verbose(verbose)
+        _require_x(x, "predict")
         adapter = data_adapter.make_adapter(x, None, None, batch_size, False, None, "predict")
         it = data_adapter.EpochIterator(adapter, steps)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,

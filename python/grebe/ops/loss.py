@@ -164,6 +164,15 @@ def sigmoid_ce_kernel(logits, targets, need_grad):
     return values, grad
 
 
+class LabelError(ValueError):
+    """A label out of range; `position` is its sample's index in the batch, which fit and
+    evaluate turn into the index in the whole data set (see Trainer._label_error)."""
+
+    def __init__(self, message: str, position: int):
+        super().__init__(message)
+        self.message, self.position = message, position
+
+
 def int_labels(labels, who: str) -> np.ndarray:
     """Class labels as contiguous int64, or a clear error naming `who`: float labels must hold
     whole numbers (1.0 is label 1; 1.5 is refused, never truncated), and anything but
