@@ -189,6 +189,10 @@ class Layer:
             from grebe import regularizers
 
             self._regularized.append((w, regularizers.get(regularizer)))
+        if constraint is not None:  # projected after each optimizer step
+            from grebe import constraints
+
+            constraints.attach(w, constraint)
         return w
 
     @property

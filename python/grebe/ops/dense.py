@@ -125,7 +125,7 @@ def dense(x, kernel, bias=None, activation=None, alpha: float | None = None) -> 
         from grebe.ops.activation import warn_if_softmax_is_constant
         warn_if_softmax_is_constant(xs[:-1] + (1,))
     if len(xs) == 1:
-        from grebe.ops.shape import reshape
+        from grebe.ops.shape_ops import reshape
         return reshape(Dense.apply(reshape(x, (1, -1)), kernel, bias, code, float(alpha)),
                        (kernel.shape[1],))
     return Dense.apply(x, kernel, bias, code, float(alpha))
