@@ -180,6 +180,8 @@ def _record_real_calls() -> None:
 
 
 def _mutate_array(fdp, a):
+    if not isinstance(a, np.ndarray):  # a None inside a list of arrays (optional slots)
+        return _array(fdp, [1, 2, 3]) if fdp.ConsumeBool() else a
     r = fdp.ConsumeIntInRange(0, 8)
     if r == 0 and a.ndim:  # one dimension changed
         shape = list(a.shape)
