@@ -21,12 +21,14 @@ void bind_config(py::module_& m) {
                                   "' (best: '" + isa_name(detect_isa()) + "')");
     }, py::arg("name"));
     m.def("num_threads", &num_threads);
-    m.def("set_num_threads", [](int n) {
-        if (n < 1)
-            throw py::value_error("set_num_threads: expected a positive integer, received " +
-                                  std::to_string(n));
-        set_num_threads(n);
+    m.def("set_num_threads", [](int64_t n) {
+        if (n < 1 || n > max_threads())
+            throw py::value_error("set_num_threads: expected a positive integer at most " +
+                                  std::to_string(max_threads()) + " (4 x the logical CPUs). "
+                                  "Received: n=" + std::to_string(n));
+        set_num_threads(static_cast<int>(n));
     }, py::arg("n"));
+    m.def("max_threads", &max_threads, "The largest thread budget set_num_threads accepts.");
     m.def("physical_cores", &physical_cores);
     m.attr("compiler") = GREBE_COMPILER;
     m.attr("openmp_version") = _OPENMP;

@@ -14,32 +14,42 @@ namespace {
 
 using Pair = std::array<int64_t, 2>;
 using Quad = std::array<int64_t, 4>;
+constexpr int64_t kMaxGeom = 2147483647;  // INT32_MAX: the largest stride/dilation/pad/size
 
 std::string pair_str(const Pair& p) {
     return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
+}
+
+// Strides, dilations, padding and kernel size: positive (padding >= 0) and at most INT32_MAX,
+// so the geometry computed from them cannot overflow int64.
+void check_geometry(const char* op, int64_t R, int64_t S, const Pair& strides,
+                    const Quad& padding, const Pair& dilation) {
+    // Every size is at most INT32_MAX, so the geometry below cannot overflow int64.
+    for (int64_t v : strides)
+        if (v < 1 || v > kMaxGeom)
+            throw py::value_error(std::string(op) + ": strides must be positive and at most " +
+                                  std::to_string(kMaxGeom) + ", received " + pair_str(strides));
+    for (int64_t v : dilation)
+        if (v < 1 || v > kMaxGeom)
+            throw py::value_error(std::string(op) + ": dilation_rate must be positive and at "
+                                  "most " + std::to_string(kMaxGeom) + ", received " +
+                                  pair_str(dilation));
+    for (int64_t v : padding)
+        if (v < 0 || v > kMaxGeom)
+            throw py::value_error(std::string(op) + ": padding must be >= 0 and at most 2147483647, received (" +
+                                  std::to_string(padding[0]) + ", " + std::to_string(padding[1]) +
+                                  ", " + std::to_string(padding[2]) + ", " +
+                                  std::to_string(padding[3]) + ")");
+    if (R < 1 || S < 1 || R > kMaxGeom || S > kMaxGeom)
+        throw py::value_error(std::string(op) + ": kernel size must be positive, received " +
+                              pair_str({R, S}));
 }
 
 // The geometry every conv binding shares: checks strides, dilations and padding, fills s.
 Conv2dShape make_shape(const char* op, int64_t N, int64_t H, int64_t W, int64_t C, int64_t R,
                        int64_t S, int64_t K, const Pair& strides, const Quad& padding,
                        const Pair& dilation) {
-    for (int64_t v : strides)
-        if (v < 1)
-            throw py::value_error(std::string(op) + ": strides must be positive, received " +
-                                  pair_str(strides));
-    for (int64_t v : dilation)
-        if (v < 1)
-            throw py::value_error(std::string(op) + ": dilation_rate must be positive, "
-                                  "received " + pair_str(dilation));
-    for (int64_t v : padding)
-        if (v < 0)
-            throw py::value_error(std::string(op) + ": padding must be >= 0, received (" +
-                                  std::to_string(padding[0]) + ", " + std::to_string(padding[1]) +
-                                  ", " + std::to_string(padding[2]) + ", " +
-                                  std::to_string(padding[3]) + ")");
-    if (R < 1 || S < 1)
-        throw py::value_error(std::string(op) + ": kernel size must be positive, received " +
-                              pair_str({R, S}));
+    check_geometry(op, R, S, strides, padding, dilation);
     Conv2dShape s{};
     s.N = N, s.H = H, s.W = W, s.C = C, s.K = K, s.R = R, s.S = S;
     s.SH = strides[0], s.SW = strides[1], s.DH = dilation[0], s.DW = dilation[1];
@@ -301,7 +311,16 @@ void bind_conv(py::module_& m) {
           py::arg("padding"), py::arg("dilation"), py::arg("pool"), py::arg("need_dx"),
           py::arg("need_dkernel"), py::arg("need_dbias"),
           "(dx, dkernel, dbias) of conv2d_relu_maxpool_forward, each None unless asked for.");
-    m.def("conv2d_output_size", &conv2d_output_size, py::arg("size"), py::arg("kernel"),
+    m.def("conv2d_output_size", [](int64_t size, int64_t kernel, int64_t stride,
+                                   int64_t dilation, int64_t pad_before, int64_t pad_after) {
+        const char* op = "conv2d_output_size";
+        check_geometry(op, kernel, 1, {stride, 1}, {pad_before, pad_after, 0, 0}, {dilation, 1});
+        if (size < 0 || size > kMaxGeom)
+            throw py::value_error("conv2d_output_size: size must be >= 0 and at most " +
+                                  std::to_string(kMaxGeom) + ", received " +
+                                  std::to_string(size));
+        return conv2d_output_size(size, kernel, stride, dilation, pad_before, pad_after);
+    }, py::arg("size"), py::arg("kernel"),
           py::arg("stride"), py::arg("dilation"), py::arg("pad_before"), py::arg("pad_after"));
 }
 

@@ -2,6 +2,7 @@
 #include "kernels/runtime.h"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -82,11 +83,19 @@ int physical_cores() {
     return n > 0 ? n : 1;
 }
 
+int max_threads() {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1) cpus = 1;
+    if (cpus > (1 << 20)) cpus = 1 << 20;
+    return static_cast<int>(4 * cpus);
+}
+
 static int initial_threads() {
     const char* env = std::getenv("OMP_NUM_THREADS");
     if (env) {
-        int n = std::atoi(env);
-        if (n > 0) return n;
+        // strtol, not atoi: an out-of-range value must not overflow; the bound applies here too.
+        long n = std::strtol(env, nullptr, 10);
+        if (n > 0) return n > max_threads() ? max_threads() : static_cast<int>(n);
     }
     return physical_cores();
 }

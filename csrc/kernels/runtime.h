@@ -23,8 +23,13 @@ bool parse_isa(const std::string& name, Isa* out);
 // Thread budget for every OpenMP region in grebe. Default: physical cores (OMP_NUM_THREADS,
 // when set, wins). Kernels pass it as num_threads(...) so grebe never fights the user's pool.
 int num_threads();
+// Sets the budget; n must lie in [1, max_threads()] (the binding checks; kernels trust it).
 void set_num_threads(int n);
 int physical_cores();
+// The largest budget accepted: 4 x the logical CPUs the OS reports online. More threads than
+// that only adds stacks and contention, and a huge count (1000) can make the OpenMP runtime
+// abort the process when it cannot create them under a memory limit.
+int max_threads();
 
 // Work below this many flops (or element-ops) runs serially: a fork/join costs 1-6 us here.
 constexpr int64_t kParallelMinWork = 1 << 16;

@@ -18,10 +18,34 @@ from grebe.ops.matmul import matmul  # noqa: E402
 
 
 def set_num_threads(n: int) -> None:
-    """Sets the number of OpenMP threads every grebe kernel uses (default: physical cores)."""
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"set_num_threads: expected a positive integer, received {n!r}")
+    """Sets the number of OpenMP threads every grebe kernel uses (default: physical cores).
+
+    `n` is an integer (Python or numpy) from 1 to `max_num_threads()`, which is 4 x the logical
+    CPUs (`os.cpu_count()`): more threads only add stacks and contention, and a huge count can
+    make the OpenMP runtime abort the process when it cannot create them. Anything else raises
+    (TypeError for a non-integer, ValueError out of range) and changes nothing.
+
+    >>> grebe.set_num_threads(1); grebe.get_num_threads()
+    1
+    """
+    import operator
+
+    import numpy as np
+
+    if isinstance(n, (bool, np.bool_)) or not hasattr(type(n), "__index__"):
+        raise TypeError(f"set_num_threads: expected an integer. Received: n={n!r} "
+                        f"(of type {type(n).__name__})")
+    n = operator.index(n)
+    top = _C.max_threads()
+    if not 1 <= n <= top:
+        raise ValueError(f"set_num_threads: expected a positive integer at most {top} "
+                         f"(4 x the logical CPUs). Received: n={n}")
     _C.set_num_threads(n)
+
+
+def max_num_threads() -> int:
+    """The largest value `set_num_threads` accepts: 4 x the logical CPUs."""
+    return _C.max_threads()
 
 
 def get_num_threads() -> int:

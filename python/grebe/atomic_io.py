@@ -8,8 +8,12 @@ import tempfile
 
 
 def atomic_write(path, data: bytes) -> None:
-    """Writes `data` to `path` atomically: temp file in the same directory, fsync, os.replace."""
-    path = os.fspath(path)
+    """Writes `data` to `path` atomically: temp file in the same directory, fsync, os.replace.
+
+    A symbolic link (or a chain of them, even one whose final target does not exist yet) is
+    followed first: the temp file goes beside the link's target and replaces the target, so
+    the link stays a link and the file it points to is the one updated."""
+    path = os.path.realpath(os.fspath(path))
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save to {path!r}: directory {directory!r} does not exist")

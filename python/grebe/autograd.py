@@ -17,19 +17,37 @@ A differentiable op is a subclass of `Function` with two static methods::
 
 `ctx.needs_input_grad[i]` tells backward which input gradients are wanted, so an op can skip
 work nobody needs (the first conv layer's input gradient, a frozen layer's weights).
+
+In-place writes: every numpy array a recorded node saved for backward (and the input array a
+saved view was taken from) is read-only while the node is alive. A raw numpy write to it (the
+user's array, `t.data[...] = v`, `layer.kernel.data[...] = v`) fails at once with numpy's
+"read-only" ValueError; grebe's own writes (`assign`, `set_weights`, `load_weights`, optimizer
+steps) go through and bump a version, and that node's backward then raises a RuntimeError
+naming the weight. Either way `.grad` is never silently wrong. backward (without retain_graph)
+or dropping the graph makes the arrays writable again; arrays read-only before stay so.
 """
 from __future__ import annotations
 
 import functools
 import sys
+import threading
 
 import numpy as np
 
-_state = {"grad_enabled": True}
+from grebe.inplace import _hold_saved, write_arrays  # noqa: F401 (write_arrays re-exported)
+
+
+class _GradState(threading.local):
+    """Grad mode is per thread, as in PyTorch: `no_grad` (or `predict`) in one thread never
+    changes whether another thread records a graph. Every new thread starts with grad on."""
+    grad_enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return _state["grad_enabled"]
+    return _state.grad_enabled
 
 
 class _GradMode:
@@ -37,12 +55,12 @@ class _GradMode:
         self.enabled = enabled
 
     def __enter__(self):
-        self.prev = _state["grad_enabled"]
-        _state["grad_enabled"] = self.enabled
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.enabled
         return self
 
     def __exit__(self, *exc):
-        _state["grad_enabled"] = self.prev
+        _state.grad_enabled = self.prev
         return False
 
     def __call__(self, fn):
@@ -65,7 +83,7 @@ def enable_grad():
 class Function:
     """A node of the autograd graph. Subclasses define static `forward` and `backward`."""
 
-    __slots__ = ("inputs", "saved", "needs_input_grad", "out_meta", "__dict__")
+    __slots__ = ("inputs", "saved", "needs_input_grad", "out_meta", "_hold", "__dict__")
 
     def save(self, *values):
         self.saved = values
@@ -76,7 +94,7 @@ class Function:
         T = _tensor_class()
         ctx = cls.__new__(cls)
         ctx.saved = ()
-        grad_on = _state["grad_enabled"]
+        grad_on = _state.grad_enabled
         raw = []
         needs = []
         for a in args:
@@ -94,6 +112,7 @@ class Function:
                 return tuple(make(o, False, None, 0) for o in out)
             return make(out, False, None, 0)
         ctx.inputs = args
+        ctx._hold = _hold_saved(ctx.saved, raw) if ctx.saved else None
         if type(out) is tuple:
             ctx.out_meta = tuple((o.shape, o.dtype) for o in out)
             return tuple(make(o, True, ctx, i) for i, o in enumerate(out))
@@ -152,6 +171,11 @@ _getrefcount = getattr(sys, "getrefcount", None)
 _SOLE_OWNER_REFS = 3
 
 
+_FREED = ("backward: this graph was already freed by an earlier backward(); to call backward "
+          "twice through it, pass retain_graph=True to the first call (as in PyTorch), or run "
+          "the forward again")
+
+
 def backward(tensor, grad=None, retain_graph: bool = False) -> None:
     """Accumulates d(tensor)/d(leaf) * grad into every leaf's `.grad` that requires it."""
     T = _tensor_class()
@@ -173,16 +197,23 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
         _accumulate_leaf(tensor, grad)
         return
 
+    if not tensor._ctx.needs_input_grad:
+        raise RuntimeError(_FREED)
     pending = {id(tensor._ctx): [None] * _n_outputs(tensor._ctx)}
     pending[id(tensor._ctx)][tensor._out_index] = grad
     del grad
-    prev_mode = _state["grad_enabled"]
-    _state["grad_enabled"] = False
+    prev_mode = _state.grad_enabled
+    _state.grad_enabled = False
     try:
         for node in _topological_order(tensor._ctx):
             grads = pending.pop(id(node), None)
             if grads is None:
                 continue
+            if not node.needs_input_grad:
+                raise RuntimeError(_FREED)
+            hold = getattr(node, "_hold", None)
+            if hold is not None:
+                hold.check(node)
             if node.out_meta is None:
                 g0 = grads[0]
                 del grads
@@ -220,8 +251,10 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
                 node.saved = ()
                 node.inputs = ()
                 node.needs_input_grad = ()
+                if hold is not None:
+                    hold.release()
     finally:
-        _state["grad_enabled"] = prev_mode
+        _state.grad_enabled = prev_mode
 
 
 def _n_outputs(ctx) -> int:
@@ -231,17 +264,17 @@ def _n_outputs(ctx) -> int:
 def _accumulate_leaf(t, g, owned: bool = False) -> None:
     """t.grad += g; with `owned` (nothing else refers to g) a fresh float32 C-contiguous g of
     t's shape becomes t.grad itself instead of a copy."""
-    if t.grad is None:
+    if t._grad is None:
         if owned and type(g) is np.ndarray and g.base is None and g.dtype == np.float32 and \
                 g.shape == t.data.shape and g.flags.c_contiguous and g.flags.writeable:
-            t.grad = g
+            t._grad = g
             return
         g = np.asarray(g, dtype=np.float32)
         if g.shape != t.data.shape:
             g = np.broadcast_to(g, t.data.shape)
-        t.grad = np.array(g, dtype=np.float32, order="C", copy=True)
+        t._grad = np.array(g, dtype=np.float32, order="C", copy=True)
     else:
-        t.grad += g
+        t._grad += g
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

@@ -171,5 +171,4 @@ def apply_to(weights) -> None:
             c = _attached.get(w)
             if c is not None:
                 value = c(w)
-                w.data[...] = np.asarray(value.data if isinstance(value, Tensor) else value,
-                                         dtype=_f32)
+                w.assign(value)  # (through autograd.write_arrays, like the update itself)

@@ -20,6 +20,8 @@ here can execute code: the header is JSON and the data are plain numbers.
 from __future__ import annotations
 
 import json
+import math
+import re
 import struct
 
 import numpy as np
@@ -67,29 +69,38 @@ def loads(blob, source: str = "safetensors data") -> tuple[dict, dict]:
     file, bad JSON, unknown dtype, offsets out of range, shape x dtype != bytes) raises a
     ValueError that names `source` and what is wrong."""
     blob = memoryview(blob)
-    if len(blob) < 8:
-        raise ValueError(f"{source}: not a safetensors file (only {len(blob)} bytes, the "
+    n = header_length(bytes(blob[:8]), len(blob), source)
+    entries, metadata = parse_header(bytes(blob[8:8 + n]), len(blob) - 8 - n, source)
+    return tensors_from(entries, blob[8 + n:]), metadata
+
+
+def header_length(first8: bytes, total: int, source: str) -> int:
+    """The header length N from the first 8 bytes of a `total`-byte file, checked."""
+    if len(first8) < 8:
+        raise ValueError(f"{source}: not a safetensors file (only {total} bytes, the "
                          f"8-byte header length is missing)")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > _MAX_HEADER or 8 + n > len(blob):
+    (n,) = struct.unpack("<Q", first8[:8])
+    if n > _MAX_HEADER or 8 + n > total:
         raise ValueError(f"{source}: truncated or not a safetensors file (header length {n} "
-                         f"but the file holds {len(blob) - 8} bytes after the length)")
-    try:
-        header = json.loads(bytes(blob[8:8 + n]).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ValueError(f"{source}: corrupted safetensors header (not valid JSON: {e})") from None
+                         f"but the file holds {total - 8} bytes after the length)")
+    return n
+
+
+def parse_header(head: bytes, data_len: int, source: str) -> tuple[dict, dict]:
+    """({name: (dtype, shape, begin, end)}, metadata) from the JSON header, checked against a
+    data section of `data_len` bytes (the tensors must tile it exactly), before any data is
+    read: what a file declares bounds what is read and allocated."""
+    header = parse_json(head, source, "safetensors header")
     if not isinstance(header, dict):
         raise ValueError(f"{source}: corrupted safetensors header (expected a JSON object)")
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict):
         raise ValueError(f"{source}: corrupted safetensors header (__metadata__ is not an object)")
-    data = blob[8 + n:]
-    tensors, spans = {}, []
+    entries, spans = {}, []
     for name, info in header.items():
-        dtype, shape, (begin, end) = _check_entry(source, name, info, len(data))
+        dtype, shape, (begin, end) = _check_entry(source, name, info, data_len)
         spans.append((begin, end, name))
-        # copy(): the result owns writable memory and does not pin the whole blob
-        tensors[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape).copy()
+        entries[name] = (dtype, shape, begin, end)
     spans.sort()
     pos = 0
     for begin, end, name in spans:
@@ -97,17 +108,47 @@ def loads(blob, source: str = "safetensors data") -> tuple[dict, dict]:
             what = "overlaps the previous tensor" if begin < pos else f"leaves a hole at {pos}"
             raise ValueError(f"{source}: corrupted safetensors data: tensor {name!r} {what}")
         pos = end
-    if pos != len(data):
+    if pos != data_len:
         raise ValueError(f"{source}: corrupted safetensors data: the tensors cover {pos} bytes, "
-                         f"the file holds {len(data)}")
-    return tensors, metadata
+                         f"the file holds {data_len}")
+    return entries, metadata
+
+
+def tensors_from(entries: dict, data) -> dict:
+    """{name: numpy array} from parse_header's entries over the data section's bytes."""
+    data = memoryview(data)
+    # copy(): each result owns writable memory and does not pin the whole blob
+    return {name: np.frombuffer(data[begin:end], dtype=dtype).reshape(shape).copy()
+            for name, (dtype, shape, begin, end) in entries.items()}
+
+
+_MAX_DEPTH = 64  # JSON nesting allowed in a header or a config (grebe writes fewer than 20)
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # a JSON string literal
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+def parse_json(raw: bytes, source: str, what: str):
+    """json.loads with the checks a hostile file needs: valid UTF-8, valid JSON, and nesting at
+    most _MAX_DEPTH deep (checked before parsing, so no RecursionError); every problem is a
+    ValueError naming `source` and `what` (e.g. "member config.json")."""
+    # Brackets outside strings, counted without recursion: drop the strings (C regex), then a
+    # running sum of +1 per opening and -1 per closing bracket.
+    code = np.frombuffer(_STRINGS.sub(b"", raw), dtype=np.uint8)
+    step = np.isin(code, _OPEN).astype(np.int32) - np.isin(code, _CLOSE).astype(np.int32)
+    if code.size and int(np.cumsum(step).max()) > _MAX_DEPTH:
+        raise ValueError(f"{source}: {what} is nested more than {_MAX_DEPTH} levels deep: "
+                         f"not a file grebe wrote")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ValueError(f"{source}: {what} is not valid JSON ({e})") from None
 
 
 def _check_entry(source, name, info, data_len):
     if not (isinstance(info, dict) and {"dtype", "shape", "data_offsets"} <= set(info)):
         raise ValueError(f"{source}: corrupted safetensors header: entry {name!r} needs dtype, "
                          f"shape and data_offsets, received {info!r}")
-    dtype = _DTYPES.get(info["dtype"])
+    dtype = _DTYPES.get(info["dtype"]) if isinstance(info["dtype"], str) else None
     if dtype is None:
         raise ValueError(f"{source}: tensor {name!r} has unsupported dtype {info['dtype']!r} "
                          f"(supported: {', '.join(_DTYPES)})")
@@ -121,7 +162,10 @@ def _check_entry(source, name, info, data_len):
     if end > data_len:
         raise ValueError(f"{source}: truncated file: tensor {name!r} needs bytes {begin}..{end} "
                          f"but the data section holds {data_len}")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no int64 wrap-around
+    if expected >= 2**63:
+        raise ValueError(f"{source}: tensor {name!r} has an invalid shape {tuple(shape)}: its "
+                         f"size ({expected} bytes) overflows int64")
     if end - begin != expected:
         raise ValueError(f"{source}: tensor {name!r}: shape {tuple(shape)} x {info['dtype']} is "
                          f"{expected} bytes but data_offsets span {end - begin}")

@@ -20,29 +20,49 @@ from grebe import autograd
 _ops = None  # the grebe.ops package, set when it is imported (avoids an import cycle)
 
 
+def check_numeric(a: np.ndarray, who: str) -> np.ndarray:
+    """`a` as a numeric array, or a TypeError naming `who` (e.g. "fit: x", "Layer 'dense'"):
+    None or other objects in an object array (numpy would turn None into NaN), complex,
+    strings, dates. Object arrays of plain numbers become float32."""
+    kind = a.dtype.kind
+    if kind in "fiub":
+        return a
+    if kind == "c":
+        raise TypeError(f"{who}: complex data is not supported (dtype {a.dtype}); pass the "
+                        f"real part (x.real) or split real and imaginary parts into features")
+    if kind == "O":
+        flat = a.reshape(-1)
+        for i, v in enumerate(flat):
+            if v is None or isinstance(v, (str, bytes, complex)) or \
+                    not isinstance(v, (int, float, np.number, bool)):
+                where = np.unravel_index(i, a.shape) if a.ndim else ()
+                raise TypeError(f"{who}: expected numbers, received {type(v).__name__} "
+                                f"{v!r:.40} at index {tuple(int(j) for j in where)} of an "
+                                f"object array of shape {a.shape} (None is not turned into NaN)")
+        return np.asarray(a, dtype=np.float32)
+    raise TypeError(f"{who}: expected numeric data, received dtype {a.dtype} (shape {a.shape})")
+
+
 def _as_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
+        a = data if isinstance(data, np.ndarray) else np.asarray(data)
+        if a.dtype.kind not in "fiub":
+            check_numeric(a, "grebe.tensor")
         return np.asarray(data, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
-    a = np.asarray(data)
-    if a.dtype.kind in "fc" or a.dtype == object:
-        if a.dtype.kind == "c":
-            raise TypeError(f"grebe.tensor: complex data is not supported (dtype {a.dtype})")
-        try:
-            return np.asarray(a, dtype=np.float32, order="C")
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"grebe.tensor: expected numeric data, received {type(data).__name__}"
-                            f" that numpy cannot convert to float32 ({e})") from None
-    if a.dtype.kind in "iub":
-        return np.asarray(a, order="C")
-    raise TypeError(f"grebe.tensor: expected numeric data, received dtype {a.dtype}")
+    a = data if isinstance(data, np.ndarray) else np.asarray(data)
+    if a.dtype.kind not in "fiub":
+        a = check_numeric(a, "grebe.tensor")
+    if a.dtype.kind == "f":
+        return np.asarray(a, dtype=np.float32, order="C")
+    return np.asarray(a, order="C")
 
 
 class Tensor:
     """An n-dimensional float32 array that records the operations applied to it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_index", "name", "trainable",
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_out_index", "name", "trainable",
                  "_keras_mask", "__weakref__")
     __array_priority__ = 1000.0
 
@@ -51,7 +71,7 @@ class Tensor:
         if requires_grad and self.data.dtype != np.float32:
             raise TypeError(f"grebe.tensor: only float32 tensors can require grad, received "
                             f"dtype {self.data.dtype}")
-        self.grad = None
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
         self._out_index = 0
@@ -64,7 +84,7 @@ class Tensor:
         """Wraps an op's output without copying (ops already return float32/contiguous)."""
         t = cls.__new__(cls)
         t.data = data if isinstance(data, np.ndarray) else np.asarray(data, dtype=np.float32)
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._ctx = ctx
         t._out_index = index
@@ -132,6 +152,26 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     # ---- autograd --------------------------------------------------------------------------
+    @property
+    def grad(self):
+        """The accumulated gradient (a float32 numpy array of the tensor's shape) or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is None:
+            self._grad = None
+            return
+        g = value.data if isinstance(value, Tensor) else value
+        g = np.asarray(g)
+        if g.dtype.kind not in "fiub":
+            check_numeric(g, "grad")
+        if g.shape != self.data.shape:
+            raise ValueError(f"grad: expected shape {self.data.shape} (the tensor's), received "
+                             f"{g.shape}" + (f" for '{self.name}'" if self.name else ""))
+        self._grad = g if g.dtype == np.float32 and g.flags.c_contiguous else \
+            np.ascontiguousarray(g, dtype=np.float32)
+
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulates gradients into the `.grad` of every leaf that requires grad."""
         autograd.backward(self, grad, retain_graph)
@@ -160,7 +200,9 @@ class Tensor:
         if value.shape != self.data.shape:
             raise ValueError(f"assign: expected shape {self.data.shape}, received "
                              f"{value.shape}" + (f" for '{self.name}'" if self.name else ""))
-        self.data[...] = value
+        autograd.write_arrays([self.data], [f"tensor '{self.name}' (assign)" if self.name
+                                            else f"a tensor of shape {self.data.shape} (assign)"],
+                              lambda: self.data.__setitem__(Ellipsis, value))
 
     # ---- operators (implemented in grebe.ops) ----------------------------------------------
     def __add__(self, o): return _ops.add(self, o)

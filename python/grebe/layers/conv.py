@@ -20,7 +20,7 @@ from grebe import activations, initializers, ops, regularizers
 from grebe.layers.layer import Layer
 from grebe.layers.layer import serialize_arg as _serialize
 from grebe.ops._util import normalize_tuple
-from grebe.ops.conv import output_size
+from grebe.ops.conv import check_span, output_size
 
 
 def _activation_name(identifier):
@@ -112,6 +112,8 @@ class BaseConv(Layer):
                              f"the input has {channels} channels (full input shape is "
                              f"{input_shape})")
         spatial = input_shape[1:-1]
+        check_span(f"{type(self).__name__} '{who}'", self.padding, spatial, self.kernel_size,
+                   self.dilation_rate)
         out = tuple(output_size(d, k, s, r, self.padding) for d, k, s, r in
                     zip(spatial, self.kernel_size, self.strides, self.dilation_rate))
         if any(o is not None and o <= 0 for o in out):

@@ -12,8 +12,11 @@ make `summary()` and saving work.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
+import math
 import re
+import threading
 
 import numpy as np
 
@@ -21,6 +24,43 @@ from grebe import autograd
 from grebe.tensor import Tensor
 
 _name_counts: dict = {}
+
+
+def to_float32_weight(value, who: str) -> np.ndarray:
+    """A weight value as float32, or a ValueError naming `who` when a finite value does not
+    fit float32 (a float64 1e300 would become inf without a word)."""
+    a = np.asarray(value)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(a, dtype=np.float32)
+    if a.dtype.kind == "f" and a.dtype.itemsize > 4:
+        lost = np.isfinite(a) & ~np.isfinite(out)
+        if lost.any():
+            i = tuple(int(j) for j in np.argwhere(lost)[0])
+            raise ValueError(f"{who}: value {float(a[i])!r} at index {i} overflows float32 (largest "
+                             f"{np.finfo(np.float32).max:.4g}); grebe keeps weights in float32")
+    return out
+
+
+class _WeightBudget(threading.local):
+    left = None  # weight values the layers built now may still create (None: no limit)
+    source = ""
+
+
+_budget = _WeightBudget()
+
+
+@contextlib.contextmanager
+def weight_budget(values: int, source: str):
+    """Within this block (in this thread) the layers built may create at most `values` weight
+    values in all; one more raises ValueError naming `source` and the layer. load_model builds
+    a model from a file's config within what the file's tensors hold, so a 3 KB config cannot
+    ask for gigabytes before its shapes are checked against the stored tensors."""
+    prev = _budget.left, _budget.source
+    _budget.left, _budget.source = int(values), source
+    try:
+        yield
+    finally:
+        _budget.left, _budget.source = prev
 
 
 def _snake(name: str) -> str:
@@ -125,6 +165,17 @@ class Layer:
         from grebe import initializers
 
         shape = tuple(int(s) for s in shape)
+        if any(d < 0 for d in shape):
+            raise ValueError(f"{self.name}: weight {name!r} cannot have a negative dimension, "
+                             f"received shape {shape}")
+        if _budget.left is not None:
+            n = math.prod(shape)
+            if n > _budget.left:
+                raise ValueError(f"{_budget.source}: layer {self.name!r} asks for weight "
+                                 f"{name!r} of shape {shape} ({n} values), more than the "
+                                 f"{_budget.left} left of what the file's tensors allow: the "
+                                 f"config does not match the stored tensors")
+            _budget.left -= n
         init = initializers.get(initializer)
         value = np.ascontiguousarray(init(shape), dtype=np.float32)
         if value.shape != shape:
@@ -217,13 +268,17 @@ class Layer:
                              f"{[tuple(w.shape) for w in own]}, received {len(weights)}")
         arrays = []
         for w, v in zip(own, weights):
-            v = np.asarray(v, dtype=np.float32)
+            v = to_float32_weight(v, f"Layer {self.name!r} weight {w.name!r}")
             if v.shape != w.shape:
                 raise ValueError(f"Layer {self.name!r} weight {w.name!r}: expected shape "
                                  f"{w.shape}, received {v.shape}")
             arrays.append(v)
-        for w, v in zip(own, arrays):
-            w.data[...] = v
+        def write():
+            for w, v in zip(own, arrays):
+                w.data[...] = v
+        autograd.write_arrays([w.data for w in own],
+                              [f"Layer {self.name!r} weight {w.name!r} (set_weights)" for w in own],
+                              write)
 
     def count_params(self) -> int:
         if not self.built:
@@ -274,14 +329,18 @@ class Layer:
                 raise RuntimeError("symbolic call before grebe.models was imported")
             return symbolic_call_hook(self, inputs, args, dict(kwargs, training=training,
                                                                mask=mask))
-        if isinstance(inputs, (list, tuple)):
-            inputs = type(inputs)(x if isinstance(x, Tensor) or x is None else Tensor(x)
-                                  for x in inputs)
-            shape = [tuple(x.shape) if x is not None else None for x in inputs]
-        else:
-            if not isinstance(inputs, Tensor):
-                inputs = Tensor(inputs)
-            shape = tuple(inputs.shape)
+        try:
+            if isinstance(inputs, (list, tuple)):
+                inputs = type(inputs)(x if isinstance(x, Tensor) or x is None else Tensor(x)
+                                      for x in inputs)
+                shape = [tuple(x.shape) if x is not None else None for x in inputs]
+            else:
+                if not isinstance(inputs, Tensor):
+                    inputs = Tensor(inputs)
+                shape = tuple(inputs.shape)
+        except TypeError as e:  # None/objects, strings, complex: name the layer
+            raise TypeError(f"{type(self).__name__} {self.name!r}: "
+                            f"{str(e).removeprefix('grebe.tensor: ')}") from None
         if not self.built:
             self._build_once(shape)
         if mask is None and isinstance(inputs, Tensor):

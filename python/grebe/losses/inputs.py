@@ -81,20 +81,14 @@ def _labels(name, y_true, y_pred, axis, check_range=True) -> np.ndarray:
         raise ValueError(f"{name}: y_true must hold one integer label per sample, shape "
                          f"{expected} for y_pred.shape={ps}, received y_true.shape="
                          f"{np.shape(getattr(y_true, 'data', y_true))}")
-    if y.dtype.kind == "f":
-        bad = y != np.round(y)
-        if bad.any():
-            raise ValueError(f"{name}: y_true must hold integer class labels, received "
-                             f"non-integer values such as {y[bad][:3].tolist()}")
-    elif y.dtype.kind not in "iub":
-        raise TypeError(f"{name}: y_true must hold integer class labels, received dtype "
-                        f"{y.dtype}")
-    y = np.ascontiguousarray(y, dtype=np.int64)
+    y = K.int_labels(y, name)
     C = ps[axis]
     if check_range and y.size and (y.min() < 0 or y.max() >= C):
-        bad = int(y.min()) if y.min() < 0 else int(y.max())
-        raise ValueError(f"{name}: labels must be in the range [0, {C}) for {C} classes, "
-                         f"received {bad}")
+        where = np.argwhere((y < 0) | (y >= C))[0]
+        bad = int(y[tuple(where)])
+        pos = int(where[0]) if y.ndim else 0
+        raise K.LabelError(f"{name}: labels must be in the range [0, {C}) for {C} classes, "
+                           f"received {bad} at index {pos} of the batch", pos)
     return y
 
 

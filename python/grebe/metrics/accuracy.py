@@ -5,28 +5,29 @@ from __future__ import annotations
 import numpy as np
 
 from grebe.metrics.metric import _match_rank, _np, _f32, MeanMetricWrapper
+from grebe.metrics.metric import nan_where_pred_is_nan as _nan
 
 
 def accuracy(y_true, y_pred) -> np.ndarray:
     y_true, y_pred = _match_rank(_np(y_true), _np(y_pred))
-    return (y_true == y_pred).astype(_f32)
+    return _nan((y_true == y_pred).astype(_f32), y_pred, False)
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5) -> np.ndarray:
     y_true, y_pred = _match_rank(_np(y_true), _np(y_pred))
-    return np.mean(y_true == (y_pred > threshold), axis=-1, dtype=_f32)
+    return _nan(np.mean(y_true == (y_pred > threshold), axis=-1, dtype=_f32), y_pred)
 
 
 def categorical_accuracy(y_true, y_pred) -> np.ndarray:
     y_true, y_pred = _np(y_true), _np(y_pred)
-    return (np.argmax(y_true, -1) == np.argmax(y_pred, -1)).astype(_f32)
+    return _nan((np.argmax(y_true, -1) == np.argmax(y_pred, -1)).astype(_f32), y_pred)
 
 
 def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
     y_true, y_pred = _np(y_true), _np(y_pred)
     if y_true.ndim == y_pred.ndim and y_true.ndim and y_true.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape[:-1])
-    return (y_true.astype(np.int64) == np.argmax(y_pred, -1)).astype(_f32)
+    return _nan((y_true.astype(np.int64) == np.argmax(y_pred, -1)).astype(_f32), y_pred)
 
 
 def _in_top_k(labels, y_pred, k):
@@ -37,7 +38,7 @@ def _in_top_k(labels, y_pred, k):
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5) -> np.ndarray:
     y_pred = _np(y_pred)
-    return _in_top_k(np.argmax(_np(y_true), -1), y_pred, k).astype(_f32)
+    return _nan(_in_top_k(np.argmax(_np(y_true), -1), y_pred, k).astype(_f32), y_pred)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5,
@@ -50,7 +51,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5,
     if from_sorted_ids:
         ids = y_pred[..., :k].astype(np.int64)
         return np.any(ids == y_true.astype(np.int64)[..., None], axis=-1).astype(_f32)
-    return _in_top_k(y_true.astype(np.int64), y_pred, k).astype(_f32)
+    return _nan(_in_top_k(y_true.astype(np.int64), y_pred, k).astype(_f32), y_pred)
 
 
 class Accuracy(MeanMetricWrapper):

@@ -28,6 +28,8 @@ def _confusion(y_true, y_pred, thresholds, sample_weight=None, top_k=None, class
     pos_above = np.cumsum(np.bincount(idx, pos, T + 1)[::-1])[::-1][1:]
     neg_above = np.cumsum(np.bincount(idx, neg, T + 1)[::-1])[::-1][1:]
     tp, fp = pos_above, neg_above
+    if np.isnan(y_pred).any():  # a NaN prediction is neither positive nor negative: the counts
+        tp = tp + np.nan        # (and every ratio from them) become NaN, never a clean 1.0
     return tp, fp, neg.sum() - fp, pos.sum() - tp
 
 

@@ -27,6 +27,17 @@ def _snake(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
+def nan_where_pred_is_nan(values: np.ndarray, y_pred: np.ndarray, axis_reduced=True):
+    """Per-sample values, NaN where the sample's prediction holds a NaN: an accuracy over NaN
+    predictions is NaN (argmax of a NaN row is 0, which would count as right for label 0)."""
+    bad = np.isnan(y_pred)
+    if axis_reduced and bad.ndim:
+        bad = bad.any(axis=-1)
+    if not bad.any():
+        return values
+    return np.where(np.broadcast_to(bad, np.shape(values)), np.float32(np.nan), values)
+
+
 def _match_rank(a, b):
     """Keras's squeeze_or_expand_to_same_rank for two arrays."""
     if a.ndim == b.ndim + 1 and a.shape[-1] == 1:

@@ -13,18 +13,18 @@ import warnings
 import numpy as np
 
 from grebe.models import tree
-from grebe.tensor import Tensor
+from grebe.tensor import Tensor, check_numeric
 
 
-def _to_array(a):
+def _to_array(a, who="the model's data"):
     if isinstance(a, Tensor):
         a = a.data
     elif not isinstance(a, np.ndarray):
         a = np.asarray(a)
+    if a.dtype.kind not in "fiub":
+        a = check_numeric(a, who)  # None/objects, strings, complex: a TypeError naming `who`
     if a.dtype.kind == "f" and a.dtype != np.float32:
         return np.ascontiguousarray(a, dtype=np.float32)
-    if a.dtype == object:
-        raise TypeError(f"expected numeric arrays, received an object array of shape {a.shape}")
     return a
 
 
@@ -46,17 +46,18 @@ def is_arrays(x) -> bool:
     return False
 
 
-def standardize(x):
-    """Arrays structure -> the same structure of numpy arrays (float data as float32)."""
+def standardize(x, who="the model's data"):
+    """Arrays structure -> the same structure of numpy arrays (float data as float32); data
+    that is not numeric raises a TypeError naming `who` (e.g. "fit: x")."""
     if x is None:
         return None
     if isinstance(x, dict):
-        return {k: standardize(v) for k, v in x.items()}
+        return {k: standardize(v, f"{who}[{k!r}]") for k, v in x.items()}
     if isinstance(x, (list, tuple)) and x and all(
             _is_array_like(v) or isinstance(v, (dict, list, tuple)) and
             any(_is_array_like(u) for u in tree.flatten(v)) for v in x):
-        return [standardize(v) for v in x]
-    return _to_array(x)
+        return [standardize(v, f"{who}[{i}]") for i, v in enumerate(x)]
+    return _to_array(x, who)
 
 
 def num_samples(x, y, sw, what) -> int:
@@ -186,10 +187,21 @@ class ArrayAdapter:
             order = _rng().permutation(n) if self.shuffle else None
         for k, b in enumerate(batches):
             lo, hi = b * bs, min((b + 1) * bs, n)
+            self.last_batch = (lo, order)  # sample_index() maps a batch position back
             if order is None:  # views, no copy
                 yield self._pack([None if a is None else a[lo:hi] for a in self._leaves])
             else:
                 yield self._gather(order[lo:hi], k)
+
+
+def sample_index(adapter, position: int):
+    """The index in the data of the sample at `position` of the adapter's last batch (None when
+    the adapter cannot say: a generator, a dataset)."""
+    last = getattr(adapter, "last_batch", None)
+    if last is None:
+        return None
+    lo, order = last
+    return int(lo + position if order is None else order[lo + position])
 
 
 def _rng():
@@ -247,13 +259,15 @@ class IterableAdapter:
     @staticmethod
     def _convert(batch):
         x, y, sw = unpack(batch)
-        return standardize(x), standardize(y), standardize(sw)
+        return standardize(x, "batch x"), standardize(y, "batch y"), \
+            standardize(sw, "batch sample_weight")
 
 
 def make_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False,
                  class_weight=None, what="fit"):
     if is_arrays(x):
-        x, y, sw = standardize(x), standardize(y), standardize(sample_weight)
+        x, y, sw = standardize(x, f"{what}: x"), standardize(y, f"{what}: y"), \
+            standardize(sample_weight, f"{what}: sample_weight")
         if batch_size is None:
             batch_size = 32
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \

@@ -8,6 +8,7 @@ compile() time"); metrics update on the numpy outputs, outside the graph.
 """
 from __future__ import annotations
 
+import operator
 import warnings
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ from grebe import autograd
 from grebe.models import data_adapter, tree
 from grebe.models.compile_mixin import CompileMixin
 from grebe.models.compile_utils import to_numpy
+from grebe.models.ownership import exclusive
+from grebe.ops.loss import LabelError
 
 if TYPE_CHECKING:
     from grebe.callbacks import History
@@ -28,6 +31,37 @@ def _verbose(v) -> int:
     if v not in (0, 1, 2, True, False):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received verbose={v!r}")
     return int(v)
+
+
+def _label_error(e, adapter, what: str, where: str) -> ValueError:
+    """The loss's label error with the sample's index in the data instead of in the batch."""
+    i = data_adapter.sample_index(adapter, e.position)
+    msg = e.message.replace(" of the batch", f" of the batch ({where})" if i is None else
+                            f" of the batch: sample {i} of y ({where})")
+    return ValueError(f"{what}: {msg}")
+
+
+def _check_epochs(epochs, initial_epoch) -> int:
+    """Keras-style errors for epochs=2.7, "3", -1; numpy integers are fine."""
+    for name, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(v, (bool, np.bool_)) or not hasattr(type(v), "__index__"):
+            raise TypeError(f"fit: expected `{name}` to be an integer. Received: {name}={v!r}")
+        if operator.index(v) < 0:
+            raise ValueError(f"fit: expected `{name}` to be >= 0. Received: {name}={v!r}")
+    return operator.index(epochs)
+
+
+def _require_x(x, what: str) -> None:
+    if x is None:
+        raise ValueError(f"{what}: x is None; pass the inputs as arrays (a list/dict of arrays "
+                         f"for several inputs) or as a generator/dataset of batches")
+
+
+def _check_validation_data(vd) -> None:
+    if isinstance(vd, (tuple, list)) and len(vd) not in (2, 3):
+        raise ValueError(f"fit: validation_data must be (x_val, y_val) or (x_val, y_val, "
+                         f"val_sample_weight), received a {type(vd).__name__} of length "
+                         f"{len(vd)}")
 
 
 class Trainer(CompileMixin):
@@ -99,6 +133,7 @@ class Trainer(CompileMixin):
         return self.get_metrics_result()
 
     # ---- fit -----------------------------------------------------------------------------
+    @exclusive
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -113,11 +148,15 @@ class Trainer(CompileMixin):
 
         self._assert_compiled("fit")
         verbose = _verbose(verbose)
+        epochs = _check_epochs(epochs, initial_epoch)
+        _require_x(x, "fit")
+        _check_validation_data(validation_data)
         if validation_split and validation_data is None:
             if not data_adapter.is_arrays(x):
                 raise ValueError("fit: validation_split is supported for arrays only; pass "
                                  "validation_data for generators and datasets")
-            x, y, sample_weight = (data_adapter.standardize(v) for v in (x, y, sample_weight))
+            x, y, sample_weight = (data_adapter.standardize(v, f"fit: {n}") for v, n in
+                                   ((x, "x"), (y, "y"), (sample_weight, "sample_weight")))
             (x, y, sample_weight), validation_data = data_adapter.split_validation(
                 x, y, sample_weight, validation_split)
         train = data_adapter.make_adapter(x, y, sample_weight, batch_size, shuffle,
@@ -149,7 +188,11 @@ class Trainer(CompileMixin):
             for step, batch in epochs_it:
                 if hooks:
                     cbs.on_train_batch_begin(step)
-                out = self.train_step(batch)
+                try:
+                    out = self.train_step(batch)
+                except LabelError as e:
+                    raise _label_error(e, train, "fit", f"epoch {epoch + 1}, batch {step}") \
+                        from None
                 steps += 1
                 if hooks:
                     cbs.on_train_batch_end(step, self._logs_from(out))
@@ -192,7 +235,10 @@ class Trainer(CompileMixin):
             for step, batch in data_adapter.EpochIterator(adapter, steps):
                 if hooks:
                     cbs.on_test_batch_begin(step)
-                out = self.test_step(batch)
+                try:
+                    out = self.test_step(batch)
+                except LabelError as e:
+                    raise _label_error(e, adapter, "evaluate", f"batch {step}") from None
                 if hooks:
                     cbs.on_test_batch_end(step, self._logs_from(out))
                 if self.stop_evaluating:
@@ -201,6 +247,7 @@ class Trainer(CompileMixin):
         cbs.on_test_end(logs)
         return logs
 
+    @exclusive
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False,
                  **kwargs) -> float | list | dict:
@@ -211,6 +258,7 @@ class Trainer(CompileMixin):
             raise TypeError(f"evaluate: unrecognized arguments {sorted(kwargs)}")
         self._assert_compiled("evaluate")
         verbose = _verbose(verbose)
+        _require_x(x, "evaluate")
         adapter = data_adapter.make_adapter(x, y, sample_weight, batch_size, False, None,
                                             "evaluate")
         epoch_steps = data_adapter.EpochIterator(adapter, steps).num_steps
@@ -222,6 +270,7 @@ class Trainer(CompileMixin):
         return logs if return_dict else self._flatten_logs(logs)
 
     # ---- predict -------------------------------------------------------------------------
+    @exclusive
     def predict(self, x, batch_size=None, verbose="auto", steps=None,
                 callbacks=None) -> np.ndarray | list | dict:
         """Outputs for `x` as numpy (a list/dict of arrays for several outputs); no graph is
@@ -229,6 +278,7 @@ class Trainer(CompileMixin):
         from grebe.callbacks import CallbackList
 
         verbose = _verbose(verbose)
+        _require_x(x, "predict")
         adapter = data_adapter.make_adapter(x, None, None, batch_size, False, None, "predict")
         it = data_adapter.EpochIterator(adapter, steps)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
@@ -275,7 +325,8 @@ class Trainer(CompileMixin):
 
     # ---- single batches ------------------------------------------------------------------
     def _batch_data(self, x, y, sample_weight, class_weight, what):
-        x, y, sw = (data_adapter.standardize(v) for v in (x, y, sample_weight))
+        x, y, sw = (data_adapter.standardize(v, f"{what}: {n}") for v, n in
+                    ((x, "x"), (y, "y"), (sample_weight, "sample_weight")))
         data_adapter.num_samples(x, y, sw, what)
         if class_weight is not None:
             if sw is not None:
@@ -283,6 +334,7 @@ class Trainer(CompileMixin):
             sw = data_adapter.class_weight_to_sample_weight(y, class_weight, what)
         return x, y, sw
 
+    @exclusive
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One optimizer step on one batch; returns that batch's loss (and metrics)."""
@@ -293,6 +345,7 @@ class Trainer(CompileMixin):
         logs = self._logs_from(self.train_step(data))
         return logs if return_dict else self._flatten_logs(logs)
 
+    @exclusive
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
         data = self._batch_data(x, y, sample_weight, None, "test_on_batch")
@@ -302,8 +355,9 @@ class Trainer(CompileMixin):
         logs = self._logs_from(out)
         return logs if return_dict else self._flatten_logs(logs)
 
+    @exclusive
     def predict_on_batch(self, x):
-        x = data_adapter.standardize(x)
+        x = data_adapter.standardize(x, "predict_on_batch: x")
         with autograd.no_grad():
             out = self.predict_step((x,))
         if not tree.is_nested(out):

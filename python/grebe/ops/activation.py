@@ -8,6 +8,8 @@ subtract the row max first (log-sum-exp), so huge logits stay finite.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from grebe import _C
@@ -258,8 +260,23 @@ def _softmax(x, axis, log: bool, name: str) -> Tensor:
 
 
 def softmax(x, axis=-1) -> Tensor:
-    """e^x / sum(e^x) over `axis` (an int or a tuple of axes), max-shifted for stability."""
+    """e^x / sum(e^x) over `axis` (an int or a tuple of axes), max-shifted for stability.
+    Over an axis of size 1 it is always 1: that warns, as Keras does (a 1-unit softmax layer
+    trained with categorical_crossentropy sits at loss 0 forever)."""
+    warn_if_softmax_is_constant(np.shape(x.data if isinstance(x, Tensor) else x), axis)
     return _softmax(x, axis, False, "softmax")
+
+
+def warn_if_softmax_is_constant(shape: tuple, axis=-1) -> None:
+    """Keras's warning for a softmax over axes of size 1 (its value is always 1); ops.dense
+    calls it too for its fused softmax."""
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    if shape and all(type(a) is int and -len(shape) <= a < len(shape) and shape[a] == 1
+                     for a in axes):
+        warnings.warn(f"You are using a softmax over axis {axis} of a tensor of shape "
+                      f"{tuple(shape)}. This axis has size 1. The softmax operation will "
+                      f"always return the value 1, which is likely not what you intended. Did "
+                      f"you mean to use a sigmoid instead?", UserWarning, stacklevel=3)
 
 
 def log_softmax(x, axis=-1) -> Tensor:

@@ -58,6 +58,28 @@ def output_size(size, kernel: int, stride: int, dilation: int, padding: str):
     return max((size - span) // stride + 1, 0)
 
 
+_MAX_EXTRA_PAD = 1024  # padding per side beyond the input's own size
+
+
+def check_span(who: str, padding: str, spatial: tuple, kernel: tuple, dilation: tuple) -> None:
+    """With padding 'same'/'causal', a dilated kernel span (k - 1) * d + 1 far larger than the
+    input pads it by that much: taps that far read only zeros, and the padded buffers end in
+    std::bad_alloc. A side padding above the input size + 1024 is refused here, naming `who`."""
+    if not isinstance(padding, str) or padding.lower() not in ("same", "causal"):
+        return
+    for size, k, d in zip(spatial, kernel, dilation):
+        if size is None:
+            continue
+        span = (int(k) - 1) * int(d) + 1
+        pad = span - 1 if padding.lower() == "causal" else (span - 1 + 1) // 2
+        if pad > int(size) + _MAX_EXTRA_PAD:
+            raise ValueError(
+                f"{who}: kernel_size {tuple(kernel)} with dilation_rate {tuple(dilation)} spans "
+                f"{span} positions on an input of size {tuple(spatial)}; padding='{padding}' "
+                f"would add {pad} on a side, more than the input size + {_MAX_EXTRA_PAD}, so "
+                f"those taps would read only padding. Use a smaller dilation_rate or kernel_size")
+
+
 def _pads(op: str, padding, spatial: tuple, kernel: tuple, strides: tuple,
           dilation: tuple) -> tuple:
     """(top, bottom, left, right) for the 2-D kernels; spatial/kernel/... are (H, W) pairs."""
@@ -68,6 +90,9 @@ def _pads(op: str, padding, spatial: tuple, kernel: tuple, strides: tuple,
     padding = padding.lower()
     if padding == "valid":
         return (0, 0, 0, 0)
+    check_span(op, padding, spatial if padding != "causal" else spatial[1:],
+               kernel if padding != "causal" else kernel[1:],
+               dilation if padding != "causal" else dilation[1:])
     if padding == "causal":
         if op != "conv1d":
             raise ValueError(f"{op}: padding='causal' is only for conv1d, received "

@@ -121,6 +121,9 @@ def dense(x, kernel, bias=None, activation=None, alpha: float | None = None) -> 
                          f"shape {xs}, kernel shape {ks}")
     if bias is not None and bias.shape != (ks[1],):
         raise ValueError(f"dense: bias must have shape ({ks[1]},), received {bias.shape}")
+    if code == ROW_SOFTMAX and ks[1] == 1:
+        from grebe.ops.activation import warn_if_softmax_is_constant
+        warn_if_softmax_is_constant(xs[:-1] + (1,))
     if len(xs) == 1:
         from grebe.ops.shape_ops import reshape
         return reshape(Dense.apply(reshape(x, (1, -1)), kernel, bias, code, float(alpha)),

@@ -164,9 +164,36 @@ def sigmoid_ce_kernel(logits, targets, need_grad):
     return values, grad
 
 
+class LabelError(ValueError):
+    """A label out of range; `position` is its sample's index in the batch, which fit and
+    evaluate turn into the index in the whole data set (see Trainer._label_error)."""
+
+    def __init__(self, message: str, position: int):
+        super().__init__(message)
+        self.message, self.position = message, position
+
+
+def int_labels(labels, who: str) -> np.ndarray:
+    """Class labels as contiguous int64, or a clear error naming `who`: float labels must hold
+    whole numbers (1.0 is label 1; 1.5 is refused, never truncated), and anything but
+    integers, booleans and such floats is a TypeError."""
+    y = np.asarray(_raw(labels))
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            i = tuple(int(j) for j in np.argwhere(bad)[0])
+            raise ValueError(f"{who}: y_true must hold integer class labels, received "
+                             f"non-integer values such as {y[bad][:3].tolist()} (first at "
+                             f"index {i})")
+    elif y.dtype.kind not in "iub":
+        raise TypeError(f"{who}: y_true must hold integer class labels, received dtype "
+                        f"{y.dtype}")
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
 def sparse_softmax_cross_entropy(logits, labels) -> Tensor:
     """logits (..., C), integer labels (...) -> per-sample losses (...), fused and stable."""
-    labels = np.ascontiguousarray(_raw(labels), dtype=np.int64)
+    labels = int_labels(labels, "sparse_softmax_cross_entropy")
     return reduce_loss(sparse_softmax_ce_kernel, logits, labels, reduction="none")
 
 

@@ -157,7 +157,7 @@ def matmul(a, b) -> Tensor:
     >>> grebe.matmul([[1.0, 2.0]], [[3.0], [4.0]]).numpy()
     array([[11.]], dtype=float32)
     """
-    if _state["grad_enabled"] and ((isinstance(a, Tensor) and a.requires_grad) or
+    if _state.grad_enabled and ((isinstance(a, Tensor) and a.requires_grad) or
                                    (isinstance(b, Tensor) and b.requires_grad)):
         return MatMul.apply(a, b)
     # No graph to record: skip Function.apply's bookkeeping (about 2.5 us per call).

@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from grebe import _C
+from grebe import _C, autograd
 from grebe import constraints as _constraints
 from grebe.optimizers import schedules
 from grebe.tensor import Tensor
@@ -256,8 +256,15 @@ class Optimizer:
             lr = self.learning_rate
         gscale = self._grad_scales(grads) if (self.clipnorm or self.global_clipnorm or
                                               self.loss_scale_factor) else []
-        self._update([w.data for w in weights], grads, slots, lr, wd, gscale,
-                     self.clipvalue or 0.0)
+        data = [w.data for w in weights]
+        for a in data:
+            if not a.flags.writeable:  # saved for backward by a live graph (or read-only)
+                autograd.write_arrays(data, [f"{_wname(w)} ({type(self).__name__} step)"
+                                                   for w in weights], lambda: self._update(
+                    data, grads, slots, lr, wd, gscale, self.clipvalue or 0.0))
+                break
+        else:
+            self._update(data, grads, slots, lr, wd, gscale, self.clipvalue or 0.0)
         self._iterations += 1
         if _constraints._attached:  # weights with kernel_constraint= etc., as Keras's apply
             _constraints.apply_to(weights)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import math
 import os
 import zipfile
 
@@ -10,9 +11,10 @@ import numpy as np
 
 from grebe import safetensors_io
 from grebe.atomic_io import atomic_write
-from grebe.saving.archive import (_OPT, _check_overwrite, MODEL_FORMAT, FORMAT_VERSION, _CONFIG, _TENSORS, _read_bytes, _read_model_zip)
+from grebe.saving.archive import (_OPT, _check_overwrite, MODEL_FORMAT, FORMAT_VERSION, _CONFIG, _TENSORS, _read_bytes, _read_model_zip, _config_errors)
 from grebe.saving.json_config import _compile_config, _to_json, _deserialize_compile
 from grebe.saving.weights_index import _weight_groups, _weight_tensors, _weights_index, _assign
+from grebe.layers.layer import weight_budget
 
 
 # ---- model files -------------------------------------------------------------------------------
@@ -80,6 +82,9 @@ def _resolve_class(config, custom_objects):
     return get_class(config["class_name"], custom_objects, config.get("registered_name"))
 
 
+_MAX_BUILD_INPUT = 1 << 26  # values in the zeros a model is built on (256 MiB as float32)
+
+
 def _build_model(model, build_config) -> None:
     if model.weights or not build_config or build_config.get("input_shape") is None:
         return
@@ -90,6 +95,11 @@ def _build_model(model, build_config) -> None:
     if not model.weights:  # build() made nothing: run a forward pass on zeros
         from grebe import autograd
         from grebe.tensor import Tensor
+
+        zeros = math.prod(1 if d is None else int(d) for d in shape)
+        if zeros > _MAX_BUILD_INPUT:
+            raise ValueError(f"build_config input_shape {shape} has {zeros} values, more than "
+                             f"the {_MAX_BUILD_INPUT} a build pass may use")
 
         with autograd.no_grad():
             model(Tensor(np.zeros(tuple(1 if d is None else d for d in shape), np.float32)))
@@ -111,21 +121,39 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         if len(blob) >= 8 and blob[8:9] == b"{":
             hint = " (this looks like a weights file: build the model, then load_weights)"
         raise ValueError(f"{filepath}: not a grebe model file (not a zip archive){hint}")
-    config, tensors = _read_model_zip(filepath, blob)
+    built = {}
+
+    def build(config, entries):  # after the tensor header is read, before its data is
+        # Slack (2x + 1 Mi values) so that a small mismatch still gets _assign's exact message;
+        # what matters is that building cannot allocate far more than the file holds.
+        values = 2 * sum(math.prod(shape) for name, (_, shape, _, _) in entries.items()
+                         if not name.startswith(_OPT)) + (1 << 20)
+        with _config_errors(filepath, "cannot rebuild the model"), \
+                weight_budget(values, f"{filepath}: member {_TENSORS}"):
+            built["model"] = _model_from_config(config, custom_objects, filepath)
+
+    config, tensors = _read_model_zip(filepath, blob, before_data=build)
+    model = built["model"]
+    with _config_errors(filepath, "the weights do not match 'weights_index'"):
+        _assign(model, tensors, config["weights_index"], by_name=False, skip_mismatch=False,
+                source=filepath)
+    cc = config.get("compile_config")
+    if compile and cc:
+        with _config_errors(filepath, "cannot restore 'compile_config'"):
+            model.compile(**_deserialize_compile(cc, custom_objects))
+        state = {k[len(_OPT):]: v for k, v in tensors.items() if k.startswith(_OPT)}
+        if state:
+            _restore_optimizer(model, state, filepath)
+    return model
+
+
+def _model_from_config(config, custom_objects, filepath):
     cls = _resolve_class(config, custom_objects)
     kwargs = {}
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         kwargs["custom_objects"] = custom_objects
     model = cls.from_config(config["config"], **kwargs)
     _build_model(model, config.get("build_config"))
-    _assign(model, tensors, config["weights_index"], by_name=False, skip_mismatch=False,
-            source=filepath)
-    cc = config.get("compile_config")
-    if compile and cc:
-        model.compile(**_deserialize_compile(cc, custom_objects))
-        state = {k[len(_OPT):]: v for k, v in tensors.items() if k.startswith(_OPT)}
-        if state:
-            _restore_optimizer(model, state, filepath)
     return model
 
 

@@ -6,7 +6,8 @@ import os
 
 from grebe import safetensors_io
 from grebe.atomic_io import atomic_write
-from grebe.saving.archive import (_check_overwrite, WEIGHTS_FORMAT, FORMAT_VERSION, _OPT, _read_bytes, _read_model_zip)
+from grebe.saving.archive import (_check_overwrite, WEIGHTS_FORMAT, FORMAT_VERSION, _OPT, _read_bytes, _read_model_zip,
+                                  _config_errors)
 from grebe.saving.weights_index import (_weight_groups, _weights_index, _weight_tensors, WeightsReport, _assign)
 
 
@@ -65,11 +66,11 @@ def load_weights(model, filepath, skip_mismatch: bool = False,
     else:
         tensors, meta = safetensors_io.loads(blob, source=filepath)
         if "weights_index" in meta:
-            try:
-                index = json.loads(meta["weights_index"])
-            except ValueError as e:
-                raise ValueError(f"{filepath}: corrupted weights index in the metadata "
-                                 f"({e})") from None
+            if not isinstance(meta["weights_index"], str):
+                raise ValueError(f"{filepath}: corrupted weights index in the metadata (a "
+                                 f"{type(meta['weights_index']).__name__}, not a string)")
+            index = safetensors_io.parse_json(meta["weights_index"].encode("utf-8", "replace"),
+                                              str(filepath), "the weights index in the metadata")
         else:
             index = _file_groups_from_plain(tensors)
             by_name = True
@@ -78,5 +79,6 @@ def load_weights(model, filepath, skip_mismatch: bool = False,
             and isinstance(g.get("weights"), list) for g in index):
         raise ValueError(f"{filepath}: corrupted weights index (expected a list of "
                          f"{{'name', 'weights'}} entries)")
-    return _assign(model, tensors, index, by_name=by_name, skip_mismatch=skip_mismatch,
-                   source=filepath)
+    with _config_errors(filepath, "corrupted weights index", member=None):
+        return _assign(model, tensors, index, by_name=by_name, skip_mismatch=skip_mismatch,
+                       source=filepath)

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from grebe.saving.archive import _OPT
+from grebe.layers.layer import to_float32_weight
 
 
 # ---- weights: which tensors belong to which layer --------------------------------------------
@@ -128,6 +129,9 @@ def _assign(model, tensors, file_groups, *, by_name, skip_mismatch, source) -> W
         if fgroup.get("by_key") and set(keys) <= set(file_keys):
             file_keys = keys  # a file written elsewhere: its key order is not the layer's
         arrays = [tensors[k] for k in file_keys]
+        if all(a.shape == tuple(w.shape) for a, w in zip(arrays, ws)):
+            arrays = [to_float32_weight(a, f"{source}: weight {k!r}")  # no silent inf
+                      for a, k in zip(arrays, file_keys)]
         problem = None
         if len(arrays) != len(ws):
             problem = (f"layer {name!r} has {len(ws)} weights {[tuple(w.shape) for w in ws]}, "
