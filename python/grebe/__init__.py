@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from grebe import _C
 from grebe.autograd import enable_grad, is_grad_enabled, no_grad
 from grebe.tensor import Tensor, tensor
+from grebe.variables import Variable  # noqa: F401
 from grebe import ops  # noqa: E402  (sets the Tensor operators)
 from grebe.ops import matmul  # noqa: E402
 

@@ -135,7 +135,10 @@ class Model(Trainer, Layer):
             kwargs["training"] = training
         if takes_mask and mask is not None:
             kwargs["mask"] = mask
-        return self.call(inputs, *args, **kwargs)
+        with layer_module.CallContext(self):
+            out = self.call(inputs, *args, **kwargs)
+        layer_module.check_outputs(self, out)
+        return out
 
     def call(self, inputs, training=None, mask=None):
         raise NotImplementedError(f"{type(self).__name__}: a subclassed Model must define "
