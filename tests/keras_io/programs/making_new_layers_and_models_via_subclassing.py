@@ -145,8 +145,8 @@ layer = OuterLayerWithKernelRegularizer()
 _ = layer(ops.zeros((1, 1)))
 # This is `1e-3 * sum(layer.dense.kernel ** 2)`, created by the `kernel_regularizer` above.
 print(layer.losses)
-np.testing.assert_allclose(float(np.asarray(layer.losses[0])),
-                           1e-3 * float(np.sum(np.square(layer.dense.kernel.numpy()))), rtol=1e-5)
+np.testing.assert_allclose(float(layer.losses[0]),
+                           1e-3 * float(np.sum(np.square(layer.dense.get_weights()[0]))), rtol=1e-5)
 
 inputs = keras.Input(shape=(3,))
 outputs = ActivityRegularizationLayer()(inputs)

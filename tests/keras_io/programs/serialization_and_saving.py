@@ -193,8 +193,8 @@ subclassed_model = SubclassedModel(10)
 subclassed_model(np.ones((1, 784)))
 # Copy weights from functional_model to subclassed_model.
 subclassed_model.set_weights(model.get_weights())
-for a, b in zip(model.weights, subclassed_model.weights):
-    np.testing.assert_allclose(np.asarray(a.numpy()), np.asarray(b.numpy()))
+for a, b in zip(model.get_weights(), subclassed_model.get_weights()):
+    np.testing.assert_allclose(a, b)
 
 # Saving weights to disk and loading them back
 model = create_simple_model()
