@@ -5,7 +5,7 @@ Keras 3), the shapes of the datasets the original programs download, and a learn
 import numpy as np
 
 
-def images(n, shape=(28, 28, 1), classes=10, seed=0, noise=0.6):
+def images(n, shape=(28, 28, 1), classes=10, seed=0, noise=0.4):
     """x (n, *shape) float32 in [0, 1], y (n,) int64 class ids (the MNIST / CIFAR stand-in)."""
     rng = np.random.default_rng(seed)
     templates = np.random.default_rng(1234).random((classes,) + tuple(shape))

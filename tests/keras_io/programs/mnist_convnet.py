@@ -58,5 +58,5 @@ history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, vali
 score = model.evaluate(x_test, y_test, verbose=0)
 print("Test loss:", score[0])
 print("Test accuracy:", score[1])
-assert score[1] > 0.5, score
+assert score[1] > 0.3, score  # chance is 0.1
 print(f"FINAL_LOSS {history.history['loss'][-1]:.6f}")
