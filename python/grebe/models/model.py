@@ -214,6 +214,12 @@ class Model(Trainer, Layer):
 
         return saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
+    def to_json(self, **kwargs) -> str:
+        """The architecture as a JSON string (grebe.models.model_from_json reads it back)."""
+        from grebe.models.cloning import model_to_json
+
+        return model_to_json(self, **kwargs)
+
     # ---- config ------------------------------------------------------------------------------
     def get_config(self) -> dict:
         """For a subclassed model that defines no get_config: its constructor arguments when
