@@ -74,7 +74,25 @@ _LAZY_NAMES = {
     "Sequential": "grebe.models",
     "Model": "grebe.models",
     "Input": "grebe.models",
+    "KerasTensor": "grebe.models",
     "load_model": "grebe.saving",
+}
+
+
+# Keras modules grebe does not have, with what it offers instead (`keras.X` -> `grebe.X`).
+_NOT_IN_GREBE = {
+    "applications": "grebe has no pretrained model zoo: build the network with grebe.layers and "
+                    "load weights with model.load_weights (see README, transfer learning)",
+    "export": "grebe exports no SavedModel/TFLite: use model.save(...) (safetensors + JSON) or "
+              "ONNX export where available",
+    "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()) and "
+              "grebe.set_num_threads()",
+    "mixed_precision": "grebe computes in float32 only",
+    "quantizers": "grebe has no quantization API",
+    "visualization": "grebe has no plotting helpers: model.summary() prints the model",
+    "legacy": "grebe implements Keras 3 only (no Keras 2 legacy API)",
+    "dtype_policies": "grebe computes in float32 only",
+    "distribution": "grebe.distribution is grebe's own data-parallel MPI API, not Keras's",
 }
 
 
@@ -85,6 +103,13 @@ def __getattr__(name):
         return importlib.import_module(_LAZY[name])
     if name in _LAZY_NAMES:
         return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    if name in _NOT_IN_GREBE:
+        import importlib.util
+
+        if importlib.util.find_spec(f"grebe.{name}") is not None:  # a module landed since
+            return importlib.import_module(f"grebe.{name}")
+        raise AttributeError(f"module 'grebe' has no attribute '{name}' (keras.{name}): "
+                             f"{_NOT_IN_GREBE[name]}")
     raise AttributeError(f"module 'grebe' has no attribute '{name}'")
 
 
