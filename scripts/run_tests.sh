@@ -19,4 +19,5 @@ ctest --test-dir build/cpp-tests --output-on-failure -j"$(nproc)"
 echo "== Python tests =="
 # GREBE_NO_SKIP=1 turns any skipped test into a failure (see tests/python/conftest.py).
 # Run outside the source tree's python/ folder so `import grebe` finds the installed package.
-GREBE_NO_SKIP=1 python -m pytest "$PWD/tests/python" -q -p no:cacheprovider --rootdir "$PWD" "$@"
+GREBE_NO_SKIP=1 python -m pytest "$PWD/tests/python" "$PWD/tests/keras_io" -q -p no:cacheprovider \
+    --rootdir "$PWD" "$@"
