@@ -51,16 +51,12 @@ class TrainTimer(grebe.callbacks.Callback):
 
 
 def save_curve(history, path) -> str:
-    """Learning-curve PNG via History.plot (or grebe.utils.plot_history); a message without
-    matplotlib."""
+    """Learning-curve PNG via History.plot; a message without matplotlib."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         return "learning curve: skipped (pip install matplotlib to get the PNG)"
-    if hasattr(history, "plot"):
-        history.plot(path)
-    else:
-        grebe.utils.plot_history(history, path, title="seed CNN on digits (32x32x3)")
+    history.plot(path, title="seed CNN on digits (32x32x3)")
     return f"learning curve: {path}"
 
 

@@ -9,6 +9,7 @@ void bind_optim(py::module_& m);
 void bind_loss(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_pool(py::module_& m);
+void bind_batchnorm(py::module_& m);
 void bind_rnn(py::module_& m);
 }  // namespace grebe
 
@@ -21,5 +22,6 @@ PYBIND11_MODULE(_C, m) {
     grebe::bind_loss(m);
     grebe::bind_conv(m);
     grebe::bind_pool(m);
+    grebe::bind_batchnorm(m);
     grebe::bind_rnn(m);
 }

@@ -111,95 +111,106 @@ std::vector<GradPrep> preps(const char* op, size_t k, const std::vector<float>& 
     return out;
 }
 
+using OptList = std::optional<py::list>;
+using FVec = std::vector<float>;
+
+void sgd_update_py(py::list weights, py::list grads, OptList momentums, float lr, float momentum,
+                   bool nesterov, FVec wd, FVec gscale, float clip) {
+    const char* op = "sgd_update";
+    Tensors t = collect(op, weights, grads);
+    std::vector<float*> ms = slots(op, "momentums", momentums, weights);
+    std::vector<GradPrep> p = preps(op, t.w.size(), wd, gscale, clip);
+    py::gil_scoped_release release;
+    for (size_t i = 0; i < t.w.size(); i++) {
+        if (ms[i])
+            sgd_momentum_update(t.w[i], ms[i], t.g[i], t.n[i], lr, momentum, nesterov, p[i]);
+        else
+            sgd_update(t.w[i], t.g[i], t.n[i], lr, p[i]);
+    }
+}
+
+void adam_update_py(py::list weights, py::list grads, py::list ms, py::list vs, OptList vhats,
+                    float lr, float alpha, float beta1, float beta2, float eps, FVec wd,
+                    FVec gscale, float clip) {
+    const char* op = "adam_update";
+    Tensors t = collect(op, weights, grads);
+    std::vector<float*> m1 = slots(op, "momentums", ms, weights);
+    std::vector<float*> v1 = slots(op, "velocities", vs, weights);
+    std::vector<float*> h1 = slots(op, "velocity_hats", vhats, weights);
+    std::vector<GradPrep> p = preps(op, t.w.size(), wd, gscale, clip);
+    py::gil_scoped_release release;
+    for (size_t i = 0; i < t.w.size(); i++)
+        adam_update(t.w[i], m1[i], v1[i], h1[i], t.g[i], t.n[i], lr, alpha, beta1, beta2, eps,
+                    p[i]);
+}
+
+void rmsprop_update_py(py::list weights, py::list grads, py::list vs, OptList moms, OptList avgs,
+                       float lr, float rho, float momentum, float eps, FVec wd, FVec gscale,
+                       float clip) {
+    const char* op = "rmsprop_update";
+    Tensors t = collect(op, weights, grads);
+    std::vector<float*> v1 = slots(op, "velocities", vs, weights);
+    std::vector<float*> m1 = slots(op, "momentums", moms, weights);
+    std::vector<float*> a1 = slots(op, "average_gradients", avgs, weights);
+    std::vector<GradPrep> p = preps(op, t.w.size(), wd, gscale, clip);
+    py::gil_scoped_release release;
+    for (size_t i = 0; i < t.w.size(); i++)
+        rmsprop_update(t.w[i], v1[i], m1[i], a1[i], t.g[i], t.n[i], lr, rho, momentum, eps,
+                       p[i]);
+}
+
+void adagrad_update_py(py::list weights, py::list grads, py::list accs, float lr, float eps,
+                       FVec wd, FVec gscale, float clip) {
+    const char* op = "adagrad_update";
+    Tensors t = collect(op, weights, grads);
+    std::vector<float*> a1 = slots(op, "accumulators", accs, weights);
+    std::vector<GradPrep> p = preps(op, t.w.size(), wd, gscale, clip);
+    py::gil_scoped_release release;
+    for (size_t i = 0; i < t.w.size(); i++)
+        adagrad_update(t.w[i], a1[i], t.g[i], t.n[i], lr, eps, p[i]);
+}
+
+std::vector<double> sum_squares_py(py::list arrays) {
+    std::vector<double> out;
+    out.reserve(arrays.size());
+    for (size_t i = 0; i < arrays.size(); i++) {
+        py::array a = item(arrays, i, "sum_squares", "arrays");
+        check_f32(a, "sum_squares", at("arrays", i).c_str());
+        const float* p = ptr_f32(a);
+        const int64_t n = a.size();
+        py::gil_scoped_release release;
+        out.push_back(sum_squares(p, n));
+    }
+    return out;
+}
+
 }  // namespace
 
 void bind_optim(py::module_& m) {
-    using OptList = std::optional<py::list>;
-    using FVec = std::vector<float>;
-
-    m.def("sgd_update", [](py::list weights, py::list grads, OptList momentums, float lr,
-                           float momentum, bool nesterov, FVec wd, FVec gscale, float clip) {
-        const char* op = "sgd_update";
-        Tensors t = collect(op, weights, grads);
-        std::vector<float*> ms = slots(op, "momentums", momentums, weights);
-        std::vector<GradPrep> p = preps(op, t.w.size(), wd, gscale, clip);
-        py::gil_scoped_release release;
-        for (size_t i = 0; i < t.w.size(); i++) {
-            if (ms[i])
-                sgd_momentum_update(t.w[i], ms[i], t.g[i], t.n[i], lr, momentum, nesterov, p[i]);
-            else
-                sgd_update(t.w[i], t.g[i], t.n[i], lr, p[i]);
-        }
-    }, py::arg("weights"), py::arg("grads"), py::arg("momentums"), py::arg("lr"),
-       py::arg("momentum") = 0.0f, py::arg("nesterov") = false, py::arg("wd") = FVec(),
-       py::arg("gscale") = FVec(), py::arg("clip") = 0.0f,
-       "Keras SGD over lists of weights/grads (momentums None: plain SGD), in place.");
-
-    m.def("adam_update", [](py::list weights, py::list grads, py::list ms, py::list vs,
-                            OptList vhats, float lr, float alpha, float beta1, float beta2,
-                            float eps, FVec wd, FVec gscale, float clip) {
-        const char* op = "adam_update";
-        Tensors t = collect(op, weights, grads);
-        std::vector<float*> m1 = slots(op, "momentums", ms, weights);
-        std::vector<float*> v1 = slots(op, "velocities", vs, weights);
-        std::vector<float*> h1 = slots(op, "velocity_hats", vhats, weights);
-        std::vector<GradPrep> p = preps(op, t.w.size(), wd, gscale, clip);
-        py::gil_scoped_release release;
-        for (size_t i = 0; i < t.w.size(); i++)
-            adam_update(t.w[i], m1[i], v1[i], h1[i], t.g[i], t.n[i], lr, alpha, beta1, beta2, eps,
-                        p[i]);
-    }, py::arg("weights"), py::arg("grads"), py::arg("momentums"), py::arg("velocities"),
-       py::arg("velocity_hats"), py::arg("lr"), py::arg("alpha"), py::arg("beta1"),
-       py::arg("beta2"), py::arg("eps"), py::arg("wd") = FVec(), py::arg("gscale") = FVec(),
-       py::arg("clip") = 0.0f,
-       "Keras Adam/AdamW (velocity_hats: AMSGrad) over lists, in place; alpha is the "
-       "bias-corrected step lr*sqrt(1-b2^t)/(1-b1^t).");
-
-    m.def("rmsprop_update", [](py::list weights, py::list grads, py::list vs, OptList moms,
-                               OptList avgs, float lr, float rho, float momentum, float eps,
-                               FVec wd, FVec gscale, float clip) {
-        const char* op = "rmsprop_update";
-        Tensors t = collect(op, weights, grads);
-        std::vector<float*> v1 = slots(op, "velocities", vs, weights);
-        std::vector<float*> m1 = slots(op, "momentums", moms, weights);
-        std::vector<float*> a1 = slots(op, "average_gradients", avgs, weights);
-        std::vector<GradPrep> p = preps(op, t.w.size(), wd, gscale, clip);
-        py::gil_scoped_release release;
-        for (size_t i = 0; i < t.w.size(); i++)
-            rmsprop_update(t.w[i], v1[i], m1[i], a1[i], t.g[i], t.n[i], lr, rho, momentum, eps,
-                           p[i]);
-    }, py::arg("weights"), py::arg("grads"), py::arg("velocities"), py::arg("momentums"),
-       py::arg("average_gradients"), py::arg("lr"), py::arg("rho"), py::arg("momentum"),
-       py::arg("eps"), py::arg("wd") = FVec(), py::arg("gscale") = FVec(),
-       py::arg("clip") = 0.0f, "Keras RMSprop over lists, in place.");
-
-    m.def("adagrad_update", [](py::list weights, py::list grads, py::list accs, float lr,
-                               float eps, FVec wd, FVec gscale, float clip) {
-        const char* op = "adagrad_update";
-        Tensors t = collect(op, weights, grads);
-        std::vector<float*> a1 = slots(op, "accumulators", accs, weights);
-        std::vector<GradPrep> p = preps(op, t.w.size(), wd, gscale, clip);
-        py::gil_scoped_release release;
-        for (size_t i = 0; i < t.w.size(); i++)
-            adagrad_update(t.w[i], a1[i], t.g[i], t.n[i], lr, eps, p[i]);
-    }, py::arg("weights"), py::arg("grads"), py::arg("accumulators"), py::arg("lr"),
-       py::arg("eps"), py::arg("wd") = FVec(), py::arg("gscale") = FVec(),
-       py::arg("clip") = 0.0f, "Keras Adagrad over lists, in place.");
-
-    m.def("sum_squares", [](py::list arrays) {
-        std::vector<double> out;
-        out.reserve(arrays.size());
-        for (size_t i = 0; i < arrays.size(); i++) {
-            py::array a = item(arrays, i, "sum_squares", "arrays");
-            check_f32(a, "sum_squares", at("arrays", i).c_str());
-            const float* p = ptr_f32(a);
-            const int64_t n = a.size();
-            py::gil_scoped_release release;
-            out.push_back(sum_squares(p, n));
-        }
-        return out;
-    }, py::arg("arrays"),
-       "sum(x*x) of each float32 array, in double; the same bits for any thread count.");
+    m.def("sgd_update", &sgd_update_py,
+          py::arg("weights"), py::arg("grads"), py::arg("momentums"), py::arg("lr"),
+          py::arg("momentum") = 0.0f, py::arg("nesterov") = false, py::arg("wd") = FVec(),
+          py::arg("gscale") = FVec(), py::arg("clip") = 0.0f,
+          "Keras SGD over lists of weights/grads (momentums None: plain SGD), in place.");
+    m.def("adam_update", &adam_update_py,
+          py::arg("weights"), py::arg("grads"), py::arg("momentums"), py::arg("velocities"),
+          py::arg("velocity_hats"), py::arg("lr"), py::arg("alpha"), py::arg("beta1"),
+          py::arg("beta2"), py::arg("eps"), py::arg("wd") = FVec(), py::arg("gscale") = FVec(),
+          py::arg("clip") = 0.0f,
+          "Keras Adam/AdamW (velocity_hats: AMSGrad) over lists, in place; alpha is the "
+          "bias-corrected step lr*sqrt(1-b2^t)/(1-b1^t).");
+    m.def("rmsprop_update", &rmsprop_update_py,
+          py::arg("weights"), py::arg("grads"), py::arg("velocities"), py::arg("momentums"),
+          py::arg("average_gradients"), py::arg("lr"), py::arg("rho"), py::arg("momentum"),
+          py::arg("eps"), py::arg("wd") = FVec(), py::arg("gscale") = FVec(),
+          py::arg("clip") = 0.0f, "Keras RMSprop over lists, in place.");
+    m.def("adagrad_update", &adagrad_update_py,
+          py::arg("weights"), py::arg("grads"), py::arg("accumulators"), py::arg("lr"),
+          py::arg("eps"), py::arg("wd") = FVec(), py::arg("gscale") = FVec(),
+          py::arg("clip") = 0.0f, "Keras Adagrad over lists, in place.");
+    m.def("sum_squares", &sum_squares_py,
+          py::arg("arrays"),
+          "sum(x*x) of each float32 array, in double; the same bits for any thread count.");
 }
 
 }  // namespace grebe

@@ -174,13 +174,29 @@ py::tuple backward(RnnCell cell, const py::array& x, const py::array& W, const p
 
 }  // namespace
 
+// The cell and activation codes, exported so Python names them instead of copying integers.
+void bind_rnn_enums(py::module_& m) {
+    py::enum_<RnnCell>(m, "RnnCell", "Recurrent cell kinds of the RNN kernels (kernels/rnn.h).")
+        .value("simple", RnnCell::simple)
+        .value("lstm", RnnCell::lstm)
+        .value("gru", RnnCell::gru)
+        .value("gru_reset_before", RnnCell::gru_reset_before);
+    py::enum_<RnnAct>(m, "RnnAct", "Activations the RNN kernels apply (kernels/rnn.h).")
+        .value("tanh", RnnAct::tanh)
+        .value("sigmoid", RnnAct::sigmoid)
+        .value("relu", RnnAct::relu)
+        .value("hard_sigmoid", RnnAct::hard_sigmoid)
+        .value("linear", RnnAct::linear);
+}
+
 void bind_rnn(py::module_& m) {
     using namespace py::literals;
+    bind_rnn_enums(m);
     const char* fdoc =
         "Whole-sequence forward. x (B,T,F), h0/c0 (B,U) or None, kernel (F,GU), "
         "recurrent_kernel (U,GU), bias (GU) or None, recurrent_bias (GU) (GRU reset_after) or "
         "None, mask (B,T) bool/uint8 or None, recurrent_dropout_mask (G,B,U) or None; activation "
-        "codes 0 tanh, 1 sigmoid, 2 relu, 3 hard_sigmoid, 4 linear. Returns (y (B,T,U) or None, "
+        "and recurrent_activation: RnnAct codes. Returns (y (B,T,U) or None, "
         "hT, cT or None, saved or None).";
     const char* bdoc =
         "Whole-sequence BPTT over a training forward's saved tuple. Returns (dx, dh0, dc0, "
@@ -225,6 +241,9 @@ void bind_rnn(py::module_& m) {
     bind_cell("simple_rnn_forward", "simple_rnn_backward", [](bool) { return RnnCell::simple; });
     m.def("rnn_uses_fused_path",
           [](int cell, bool recurrent_dropout) {
+              if (cell < 0 || cell > static_cast<int>(RnnCell::gru_reset_before))
+                  throw py::value_error("rnn_uses_fused_path: unknown RnnCell code " +
+                                        std::to_string(cell));
               RnnArgs a;
               a.cell = static_cast<RnnCell>(cell);
               static const float dummy = 0.0f;
@@ -232,8 +251,7 @@ void bind_rnn(py::module_& m) {
               return rnn_uses_fused_path(a);
           },
           "cell"_a, "recurrent_dropout"_a = false,
-          "Whether the fused AVX2 pass serves this cell (0 simple, 1 lstm, 2 gru, 3 gru "
-          "reset_before) on this CPU.");
+          "Whether the fused AVX2 pass serves this cell (an RnnCell) on this CPU.");
 }
 
 }  // namespace grebe

@@ -6,6 +6,8 @@ bytes of JSON header ``{"name": {"dtype": "F32", "shape": [2, 3], "data_offsets"
 relative to the end of the header and the tensors tile the data without holes or overlaps.
 
 >>> import numpy as np
+
+from grebe.atomic_io import atomic_write
 >>> from grebe import safetensors_io
 >>> blob = safetensors_io.dumps({"w": np.ones((2, 3), np.float32)}, {"note": "hi"})
 >>> tensors, meta = safetensors_io.loads(blob)
@@ -21,6 +23,8 @@ import json
 import struct
 
 import numpy as np
+
+from grebe.atomic_io import atomic_write
 
 # safetensors dtype name <-> numpy dtype (little-endian on disk, whatever the host).
 _DTYPES = {
@@ -126,8 +130,6 @@ def _check_entry(source, name, info, data_len):
 
 def save_file(tensors: dict, path, metadata: dict | None = None) -> None:
     """Writes a .safetensors file atomically (a temp file beside it, fsync, rename)."""
-    from grebe.saving import atomic_write
-
     atomic_write(path, dumps(tensors, metadata))
 
 

@@ -234,9 +234,11 @@ def test_errors():
         ops.conv2d(np.zeros((1, 8, 8, 3), np.float32), k, np.zeros(3, np.float32))
     with pytest.raises(ValueError, match=r"padding must be 'valid', 'same'"):
         ops.conv2d(np.zeros((1, 8, 8, 3), np.float32), k, padding="full")
-    with pytest.raises(ValueError, match=r"strides must be positive"):
+    with pytest.raises(ValueError, match=r"conv2d: `strides` expected a tuple of 2 positive "
+                       r"integers. Received: strides=0"):
         ops.conv2d(np.zeros((1, 8, 8, 3), np.float32), k, strides=0)
-    with pytest.raises(ValueError, match=r"dilation_rate must be an integer or a tuple of 2"):
+    with pytest.raises(ValueError, match=r"conv2d: `dilation_rate` expected a tuple of 2 "
+                       r"positive integers. Received: dilation_rate=\(1, 1, 1\)"):
         ops.conv2d(np.zeros((1, 8, 8, 3), np.float32), k, dilation_rate=(1, 1, 1))
     with pytest.raises(ValueError, match=r"does not fit the padded input \(2, 2\)"):
         ops.conv2d(np.zeros((1, 2, 2, 3), np.float32), k)

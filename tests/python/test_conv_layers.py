@@ -84,7 +84,8 @@ def test_build_time_errors():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(filters=4, kernel_size=0), r"kernel_size.*positive"),
     (dict(filters=4, kernel_size=(3, -1)), r"kernel_size.*positive"),
-    (dict(filters=4, kernel_size=(3, 3, 3)), r"tuple of 2 integers"),
+    (dict(filters=4, kernel_size=(3, 3, 3)),
+     r"`kernel_size` expected a tuple of 2 positive integers. Received: kernel_size=\(3, 3, 3\)"),
     (dict(filters=0, kernel_size=3), r"filters.*strictly positive"),
     (dict(filters=4, kernel_size=3, strides=0), r"strides.*positive"),
     (dict(filters=4, kernel_size=3, padding="full"), r"padding.*'valid', 'same'"),
@@ -158,3 +159,40 @@ def test_call_with_pool_equals_the_two_layers():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="cannot fuse"):
         layers.Conv2D(6, 3).call_with_pool(x, pool)
+
+
+def test_activation_is_kept_like_dense():
+    """Conv2D keeps the activation it was given (relu runs fused, the attribute stays)."""
+    from grebe import activations
+
+    conv = grebe.layers.Conv2D(4, 3, activation="relu")
+    dense = grebe.layers.Dense(4, activation="relu")
+    assert conv.activation is activations.relu and dense.activation is activations.relu
+    assert grebe.layers.Conv1D(4, 3, activation="tanh").activation is activations.tanh
+    assert grebe.layers.Conv2D(4, 3).activation is activations.linear
+
+
+@pytest.mark.parametrize("layer_cls,shape", [(grebe.layers.Conv2D, (2, 6, 6, 3)),
+                                             (grebe.layers.Conv1D, (2, 7, 3))])
+def test_activity_regularizer_is_applied_like_dense(layer_cls, shape):
+    """Each call's output penalty (Keras 3: l2 * sum(y^2), no batch division) joins the
+    layer's and the model's losses, as Dense does."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    layer = layer_cls(4, 3, activation="relu", activity_regularizer=grebe.regularizers.L2(0.05))
+    y = layer(x)
+    assert len(layer.losses) == 1
+    np.testing.assert_allclose(float(layer.losses[0]), 0.05 * np.sum(np.square(y.data)),
+                               rtol=1e-5)
+    model = grebe.Sequential([grebe.Input(shape[1:]), layer, grebe.layers.Flatten(),
+                              grebe.layers.Dense(1)])
+    model(x)
+    assert any(abs(float(l) - float(layer.losses[0])) < 1e-6 for l in model.losses)
+
+
+def test_dense_activity_penalty_reaches_the_model_losses():
+    x = np.random.default_rng(1).standard_normal((3, 5)).astype(np.float32)
+    dense = grebe.layers.Dense(4, activity_regularizer=grebe.regularizers.L1(0.1))
+    model = grebe.Sequential([grebe.Input((5,)), dense])
+    y = model(x)
+    np.testing.assert_allclose([float(v) for v in model.losses], [0.1 * np.abs(y.data).sum()],
+                               rtol=1e-5)

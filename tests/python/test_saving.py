@@ -187,7 +187,7 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(saving.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         saving.atomic_write(p, b"new")
     assert p.read_bytes() == b"old"

@@ -16,56 +16,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from grebe import initializers, ops
+from grebe import activations, initializers, ops, regularizers
 from grebe.layers.layer import Layer
 from grebe.layers.layer import serialize_arg as _serialize
+from grebe.ops._util import normalize_tuple
 from grebe.ops.conv import output_size
-
-
-def _positive_tuple(value, rank: int, who: str, arg: str) -> tuple:
-    """Keras's standardize_tuple: an int or `rank` ints, each > 0."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value),) * rank
-    try:
-        out = tuple(value)
-    except TypeError:
-        out = None
-    if out is None or len(out) != rank or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in out):
-        raise ValueError(f"{who}: the `{arg}` argument must be an integer or a tuple of {rank} "
-                         f"integers, received {arg}={value!r}")
-    out = tuple(int(v) for v in out)
-    if any(v <= 0 for v in out):
-        raise ValueError(f"{who}: the `{arg}` argument must be a tuple of {rank} positive "
-                         f"integers, received {arg}={value!r}")
-    return out
-
-
-def _activation(identifier, who: str):
-    """(post-op callable or None, fused relu?) for a Keras activation identifier."""
-    if identifier is None or identifier == "linear":
-        return None, False
-    if identifier == "relu":
-        return None, True
-    try:
-        from grebe import activations
-    except ImportError:
-        raise ValueError(f"{who}: activation {identifier!r} needs grebe.activations, which is "
-                         f"not available") from None
-    fn = activations.get(identifier)
-    if fn is getattr(activations, "relu", None):
-        return None, True
-    if fn is getattr(activations, "linear", None):
-        return None, False
-    return fn, False
 
 
 def _activation_name(identifier):
     """What a config stores for an activation: its name (Keras stores 'linear' for None)."""
     if isinstance(identifier, (str, dict)):
         return identifier
-    from grebe import activations
-
     return activations.serialize(identifier)
 
 
@@ -95,9 +56,9 @@ class BaseConv(Layer):
             raise ValueError(f"{who}: the number of filters must be evenly divisible by the "
                              f"number of groups, received groups={groups}, filters={filters}")
         self.filters, self.groups = int(filters), int(groups)
-        self.kernel_size = _positive_tuple(kernel_size, rank, who, "kernel_size")
-        self.strides = _positive_tuple(strides, rank, who, "strides")
-        self.dilation_rate = _positive_tuple(dilation_rate, rank, who, "dilation_rate")
+        self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", who)
+        self.strides = normalize_tuple(strides, rank, "strides", who)
+        self.dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate", who)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{who}: `strides > 1` is not supported in conjunction with "
                              f"`dilation_rate > 1` (as in Keras), received "
@@ -118,13 +79,17 @@ class BaseConv(Layer):
                              f"'channels_first'; transpose the input to channels-last")
         self.data_format = "channels_last"
         self.activation_id = "linear" if activation is None else activation
-        self._post_activation, self._fused_relu = _activation(activation, who)
-        self.activation = self._post_activation
+        # Kept as given (like Dense); relu runs fused in the conv kernel, linear is no op, any
+        # other activation runs after the convolution.
+        self.activation = activations.get(activation)
+        self._fused_relu = self.activation is activations.relu
+        self._post_activation = None if self._fused_relu or \
+            self.activation is activations.linear else self.activation
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.activity_regularizer = activity_regularizer
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.kernel = None
         self.bias = None
@@ -181,6 +146,9 @@ class BaseConv(Layer):
                  "relu" if self._fused_relu else None, self.groups)
         if self._post_activation is not None:
             y = self._post_activation(y)
+        if self.activity_regularizer is not None:
+            # As Dense: Keras 3 adds the penalty of each call's output.
+            self.add_loss(self.activity_regularizer(y))
         return y
 
     # ---- fusion with a following max pooling -------------------------------------------------

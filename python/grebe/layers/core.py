@@ -59,7 +59,6 @@ class Dense(Layer):
         self.bias_constraint = bias_constraint
         self.kernel = None
         self.bias = None
-        self._activity_losses: list = []
 
     def build(self, input_shape) -> None:
         input_shape = tuple(input_shape)
@@ -92,12 +91,8 @@ class Dense(Layer):
             y = self.activation(ops.dense(inputs, self.kernel, self.bias))
         if self.activity_regularizer is not None:
             # Keras 3 adds the penalty of each call's output (no division by the batch size).
-            self._activity_losses = [self.activity_regularizer(y)]
+            self.add_loss(self.activity_regularizer(y))
         return y
-
-    @property
-    def losses(self) -> list:
-        return super().losses + list(self._activity_losses)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

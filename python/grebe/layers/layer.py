@@ -165,7 +165,7 @@ class Layer:
         self.built = False
         self._own_weights: list = []
         self._regularized: list = []  # (weight, regularizer)
-        self._losses: list = []  # add_loss values of the last call
+        self._losses: list = []  # add_loss values (activity penalties too) of the last call
         self._layers: list = []  # sublayers, tracked by __setattr__
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)

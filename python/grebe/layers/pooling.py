@@ -17,7 +17,8 @@ import numpy as np
 from grebe import ops
 from grebe.layers.layer import Layer
 from grebe.ops import pool as _pool_ops
-from grebe.ops.pool import normalize_padding, normalize_tuple, pool_output_length
+from grebe.ops._util import normalize_tuple
+from grebe.ops.pool import normalize_padding, pool_output_length
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
            "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",

@@ -17,6 +17,7 @@ import numpy as np
 
 from grebe import ops
 from grebe.layers.layer import Layer
+from grebe.ops._util import normalize_tuple
 
 __all__ = ["Flatten", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D"]
 
@@ -105,24 +106,10 @@ class Reshape(Layer):
         return {**super().get_config(), "target_shape": self.target_shape}
 
 
-def _pair(value, arg: str, who: str, allow_zero: bool = True) -> tuple:
-    """An int or a pair of non-negative ints as a (before, after) pair."""
-    if _is_int(value):
-        value = (value, value)
-    try:
-        pair = tuple(value)
-    except TypeError:
-        pair = None
-    if pair is None or len(pair) != 2 or not all(_is_int(v) and v >= 0 for v in pair):
-        raise ValueError(f"{who}: `{arg}` must be a non-negative int or a tuple of 2 "
-                         f"non-negative ints. Received: {arg}={value!r}")
-    return int(pair[0]), int(pair[1])
-
-
 def _pairs2d(value, arg: str, who: str) -> tuple:
     """Keras's 2D forms: int; (sym_h, sym_w); ((top, bottom), (left, right))."""
     if _is_int(value):
-        p = _pair(value, arg, who)
+        p = normalize_tuple(value, 2, arg, who, allow_zero=True)
         return p, p
     try:
         items = tuple(value)
@@ -130,7 +117,8 @@ def _pairs2d(value, arg: str, who: str) -> tuple:
         items = None
     if items is None or len(items) != 2:
         raise ValueError(f"{who}: `{arg}` should have two elements. Received: {arg}={value!r}")
-    return _pair(items[0], arg, who), _pair(items[1], arg, who)
+    return (normalize_tuple(items[0], 2, arg, who, allow_zero=True),
+            normalize_tuple(items[1], 2, arg, who, allow_zero=True))
 
 
 def _check_rank(input_shape, rank: int, who: str, layout: str) -> tuple:
@@ -146,7 +134,7 @@ class ZeroPadding1D(Layer):
 
     def __init__(self, padding=1, data_format=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        self.padding = _pair(padding, "padding", "ZeroPadding1D")
+        self.padding = normalize_tuple(padding, 2, "padding", "ZeroPadding1D", allow_zero=True)
         self.data_format = _data_format(data_format, "ZeroPadding1D")
 
     def build(self, input_shape):
@@ -197,7 +185,7 @@ class Cropping1D(Layer):
 
     def __init__(self, cropping=(1, 1), name=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        self.cropping = _pair(cropping, "cropping", "Cropping1D")
+        self.cropping = normalize_tuple(cropping, 2, "cropping", "Cropping1D", allow_zero=True)
 
     def build(self, input_shape):
         _, steps, _ = _check_rank(input_shape, 3, "Cropping1D", "(batch, steps, channels)")

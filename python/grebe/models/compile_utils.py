@@ -35,6 +35,12 @@ class MeanTracker:
         self.count = 0.0
 
 
+def to_numpy(out) -> np.ndarray:
+    """A model output (Tensor or array-like) as a numpy array."""
+    return out.data if hasattr(out, "data") and not isinstance(out, np.ndarray) else \
+        np.asarray(out)
+
+
 def _name_of(fn) -> str:
     name = getattr(fn, "name", None) or getattr(fn, "__name__", None) or type(fn).__name__
     return str(name)
@@ -48,22 +54,14 @@ class LossFn:
     def __init__(self, identifier):
         from grebe import losses
 
-        fn = identifier
-        resolve = getattr(losses, "resolve", None)
-        if resolve is not None:
-            fn = resolve(identifier)  # a Loss object: built-in losses take their fused path
-        elif isinstance(fn, str):
-            fn = losses.get(fn)
-        elif isinstance(fn, type):
-            fn = fn()
+        fn = losses.resolve(identifier)  # a Loss object: built-in losses take their fused path
         if not callable(fn):
             raise TypeError(f"compile: a loss must be a name, a Loss or a function "
                             f"fn(y_true, y_pred); received {identifier!r}")
         self.fn = fn
         self.identifier = identifier
         self.name = _name_of(fn)
-        loss_cls = getattr(losses, "Loss", None)
-        if isinstance(loss_cls, type) and isinstance(fn, loss_cls):
+        if isinstance(fn, losses.Loss):
             self.takes_weight = True
         else:
             try:

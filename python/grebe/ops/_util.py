@@ -18,6 +18,32 @@ def as_input(x):
     return np.asarray(x, dtype=_f32)
 
 
+def normalize_tuple(value, n: int, arg: str, who: str, allow_zero: bool = False) -> tuple:
+    """An int or a sequence of n ints as a tuple of n ints (Keras's standardize_tuple), each
+    >= 1 (>= 0 with allow_zero), else a ValueError naming `who` and the argument."""
+    low = 0 if allow_zero else 1
+    if type(value) is int and value >= low:  # the fast paths: an op call costs a few us
+        return (value,) * n
+    if type(value) is tuple and len(value) == n and all(type(v) is int and v >= low
+                                                        for v in value):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value_t = (int(value),) * n
+    else:
+        value_t = value
+    try:
+        out = tuple(value_t)
+    except TypeError:
+        out = None
+    if out is None or len(out) != n or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low
+            for v in out):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{who}: `{arg}` expected a tuple of {n} {kind} integers. "
+                         f"Received: {arg}={value!r}")
+    return tuple(int(v) for v in out)
+
+
 def shape_of(x) -> tuple:
     return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
 

@@ -17,13 +17,12 @@ from grebe.tensor import Tensor
 
 _f32 = np.float32
 
-# Activation codes of the native kernels (csrc/kernels/elementwise.h, enum Act).
-ACT_CODES = {
-    "linear": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "elu": 4, "selu": 5, "sigmoid": 6,
-    "hard_sigmoid": 7, "tanh": 8, "gelu": 9, "gelu_tanh": 10, "silu": 11, "softplus": 12,
-}
-# Codes whose gradient is computed from the output y (else from the input x).
-GRAD_FROM_OUTPUT = frozenset({0, 1, 6, 8})
+# The native kernels' activations (csrc/kernels/elementwise.h, enum Act, exported by the
+# bindings), by name, as the plain ints the kernels take (cheaper per call than the enum).
+Act = _C.Act
+ACT_CODES = {name: int(code) for name, code in Act.__members__.items()}
+# Codes whose gradient is computed from the output y (else from the input x), as C++ says.
+GRAD_FROM_OUTPUT = frozenset(c for c in ACT_CODES.values() if _C.act_grad_uses_output(c))
 
 _act_fwd = _C.activation_forward
 _act_bwd = _C.activation_backward

@@ -21,6 +21,7 @@ import numpy as np
 
 from grebe import _C
 from grebe.autograd import Function
+from grebe.ops._util import normalize_tuple
 from grebe.tensor import Tensor
 
 _F32 = np.dtype(np.float32)
@@ -36,24 +37,6 @@ def _input(x, op: str, arg: str):
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{op}: {arg} must be numeric, received dtype {a.dtype}")
     return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def normalize_tuple(value, n: int, op: str, arg: str) -> tuple:
-    """An int or a sequence of n ints, each >= 1, as a tuple of n ints."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value),) * n
-    try:
-        out = tuple(int(v) for v in value)
-        ok = len(out) == n and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                   for v in value)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{op}: {arg} must be an integer or a tuple of {n} integers, "
-                         f"received {arg}={value!r}")
-    if any(v < 1 for v in out):
-        raise ValueError(f"{op}: {arg} must be positive, received {arg}={value!r}")
-    return out
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple:
@@ -236,8 +219,8 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=
     -> (N, P, Q, K). activation None/'linear'/'relu' (fused)."""
     op = "conv2d"
     xa, ka = _check(op, x, kernel, bias, 2, groups)
-    strides = normalize_tuple(strides, 2, op, "strides")
-    dilation = normalize_tuple(dilation_rate, 2, op, "dilation_rate")
+    strides = normalize_tuple(strides, 2, "strides", op)
+    dilation = normalize_tuple(dilation_rate, 2, "dilation_rate", op)
     pads = _pads(op, padding, xa.shape[1:3], ka.shape[:2], strides, dilation)
     relu = _activation(op, activation)
     return Conv2D.apply(xa, ka, _bias_arg(bias),
@@ -251,9 +234,9 @@ def conv2d_relu_maxpool2d(x, kernel, bias=None, strides=(1, 1), padding="valid",
     The same values as the three ops in a row; the conv output is never written to memory."""
     op = "conv2d_relu_maxpool2d"
     xa, ka = _check(op, x, kernel, bias, 2, 1)
-    strides = normalize_tuple(strides, 2, op, "strides")
-    dilation = normalize_tuple(dilation_rate, 2, op, "dilation_rate")
-    pool = normalize_tuple(pool_size, 2, op, "pool_size")
+    strides = normalize_tuple(strides, 2, "strides", op)
+    dilation = normalize_tuple(dilation_rate, 2, "dilation_rate", op)
+    pool = normalize_tuple(pool_size, 2, "pool_size", op)
     pads = _pads(op, padding, xa.shape[1:3], ka.shape[:2], strides, dilation)
     return Conv2DReluMaxPool.apply(xa, ka, _bias_arg(bias), (strides, pads, dilation), pool)
 
@@ -264,8 +247,8 @@ def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, ac
     -> (N, L', K). padding 'valid', 'same' or 'causal'; activation None/'linear'/'relu'."""
     op = "conv1d"
     xa, ka = _check(op, x, kernel, bias, 1, groups)
-    strides = (1,) + normalize_tuple(strides, 1, op, "strides")
-    dilation = (1,) + normalize_tuple(dilation_rate, 1, op, "dilation_rate")
+    strides = (1,) + normalize_tuple(strides, 1, "strides", op)
+    dilation = (1,) + normalize_tuple(dilation_rate, 1, "dilation_rate", op)
     pads = _pads(op, padding, (1, xa.shape[1]), (1, ka.shape[0]), strides, dilation)
     relu = _activation(op, activation)
     return Conv1D.apply(xa, ka, _bias_arg(bias),

@@ -19,25 +19,20 @@ from grebe.ops.activation import ACT_CODES, GRAD_FROM_OUTPUT, _f32c
 from grebe.tensor import Tensor
 
 _f32 = np.float32
-_SOFTMAX, _LOG_SOFTMAX = -1, -2  # not elementwise: the row kernels
+# The epilogue after the GEMM: an Act code (an elementwise kernel), or a row softmax, which is
+# no Act (the row kernels softmax_forward/backward) and is named by a string.
+ROW_SOFTMAX, ROW_LOG_SOFTMAX = "softmax", "log_softmax"
 _LINEAR, _RELU = ACT_CODES["linear"], ACT_CODES["relu"]
-FUSED_ACTIVATIONS = dict(ACT_CODES, softmax=_SOFTMAX, log_softmax=_LOG_SOFTMAX)
+FUSED_ACTIVATIONS = dict(ACT_CODES, softmax=ROW_SOFTMAX, log_softmax=ROW_LOG_SOFTMAX)
 FUSED_ACTIVATIONS.pop("gelu_tanh")
 FUSED_ACTIVATIONS.update(swish=ACT_CODES["silu"])
 
-_sgemm = getattr(_C, "sgemm", None)
+_sgemm = _C.sgemm
 
 
 def _gemm(a, b, trans_a=False, trans_b=False, bias=None, relu=False):
-    """op(a) @ op(b) (+ bias, relu) for 2-D float32 arrays: native when built, else numpy."""
-    if _sgemm is not None:
-        return _sgemm(a, b, trans_a, trans_b, 1.0, 0.0, None, bias, relu)
-    y = (a.T if trans_a else a) @ (b.T if trans_b else b)
-    if bias is not None:
-        y += bias
-    if relu:
-        np.maximum(y, 0, out=y)
-    return np.asarray(y, dtype=_f32, order="C")
+    """op(a) @ op(b) (+ bias, relu) for 2-D float32 arrays, natively."""
+    return _sgemm(a, b, trans_a, trans_b, 1.0, 0.0, None, bias, relu)
 
 
 class Dense(Function):
@@ -50,13 +45,10 @@ class Dense(Function):
             x = _f32c(x)
         K, N = w.shape
         x2 = x if x.ndim == 2 else x.reshape(-1, K)
-        if _sgemm is not None:
-            z = _sgemm(x2, w, False, False, 1.0, 0.0, None, b, code == _RELU)
-        else:
-            z = _gemm(x2, w, bias=b, relu=code == _RELU)
+        z = _sgemm(x2, w, False, False, 1.0, 0.0, None, b, code == _RELU)
         src = z  # what backward needs: y, or z = x @ W + b for acts whose gradient needs it
-        if code == _SOFTMAX or code == _LOG_SOFTMAX:
-            y = src = _C.softmax_forward(z, code == _LOG_SOFTMAX, z)
+        if code == ROW_SOFTMAX or code == ROW_LOG_SOFTMAX:
+            y = src = _C.softmax_forward(z, code == ROW_LOG_SOFTMAX, z)
         elif code == _LINEAR or code == _RELU:
             y = z
         elif code in GRAD_FROM_OUTPUT:
@@ -76,8 +68,8 @@ class Dense(Function):
         need_b = need_b and has_bias
         if code == _LINEAR and not need_b:
             dz, db = dy, None
-        elif code == _SOFTMAX or code == _LOG_SOFTMAX:
-            dz = _C.softmax_backward(dy, src, code == _LOG_SOFTMAX, None)
+        elif code == ROW_SOFTMAX or code == ROW_LOG_SOFTMAX:
+            dz = _C.softmax_backward(dy, src, code == ROW_LOG_SOFTMAX, None)
             db = _C.bias_act_backward(dz, None, None, _LINEAR, 0.0, True)[1] if need_b else None
         elif code in GRAD_FROM_OUTPUT:
             dz, db = _C.bias_act_backward(dy, None, src, code, alpha, need_b)

@@ -18,35 +18,12 @@ import numpy as np
 
 from grebe import _C
 from grebe.autograd import Function
+from grebe.ops._util import normalize_tuple
 from grebe.tensor import Tensor
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "max_pool", "average_pool",
            "global_avg_pool", "global_max_pool", "pool_output_length", "normalize_tuple",
            "normalize_padding"]
-
-
-def normalize_tuple(value, n: int, arg: str, who: str) -> tuple:
-    """An int or a sequence of n positive ints as a tuple of n ints (Keras's rule)."""
-    if type(value) is int and value >= 1:  # the fast paths: an op call costs a few us
-        return (value,) * n
-    if type(value) is tuple and len(value) == n and all(type(v) is int and v >= 1
-                                                        for v in value):
-        return value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (int(value),) * n
-    try:
-        out = tuple(value)
-    except TypeError:
-        out = None
-    if out is None or len(out) != n or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in out):
-        raise ValueError(f"{who}: the `{arg}` argument must be an int or a tuple of {n} "
-                         f"integers. Received: {arg}={value!r}")
-    out = tuple(int(v) for v in out)
-    if any(v < 1 for v in out):
-        raise ValueError(f"{who}: the `{arg}` argument must hold positive integers. "
-                         f"Received: {arg}={value!r}")
-    return out
 
 
 def normalize_padding(padding, who: str) -> str:

@@ -26,7 +26,8 @@ from grebe.tensor import Tensor
 
 __all__ = ["lstm", "gru", "simple_rnn", "activation_code", "lengths_to_mask"]
 
-_ACT_CODES = {"tanh": 0, "sigmoid": 1, "relu": 2, "hard_sigmoid": 3, "linear": 4}
+# The recurrent kernels' activations (csrc/kernels/rnn.h, enum RnnAct), by name, as plain ints.
+_ACT_CODES = {name: int(code) for name, code in _C.RnnAct.__members__.items()}
 _CELL = {  # name -> (forward kernel, backward kernel, gates, has c state)
     "lstm": (_C.lstm_forward, _C.lstm_backward, 4, True),
     "gru": (_C.gru_forward, _C.gru_backward, 3, False),

@@ -1,0 +1,137 @@
+"""Model files (.grebe): save_model / load_model."""
+from __future__ import annotations
+
+import inspect
+import io
+import os
+import zipfile
+
+import numpy as np
+
+from grebe import safetensors_io
+from grebe.atomic_io import atomic_write
+from grebe.saving.archive import (_OPT, _check_overwrite, MODEL_FORMAT, FORMAT_VERSION, _CONFIG, _TENSORS, _read_bytes, _read_model_zip)
+from grebe.saving.json_config import _compile_config, _to_json, _deserialize_compile
+from grebe.saving.weights_index import _weight_groups, _weight_tensors, _weights_index, _assign
+
+
+# ---- model files -------------------------------------------------------------------------------
+def _build_config(model):
+    getter = getattr(model, "get_build_config", None)
+    if getter is not None:
+        try:
+            cfg = getter()
+        except Exception:  # noqa: BLE001 - an unbuilt model has none; fall back below
+            cfg = None
+        if cfg:
+            return cfg
+    for attr in ("_build_input_shape", "input_shape"):
+        try:
+            shape = getattr(model, attr, None)
+        except Exception:  # noqa: BLE001 - Keras raises on input_shape for unbuilt models
+            shape = None
+        if shape is not None:
+            return {"input_shape": shape}
+    return None
+
+
+def _optimizer_state(model) -> dict:
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not hasattr(opt, "get_state"):
+        return {}
+    return {_OPT + k: np.asarray(v) for k, v in opt.get_state().items()}
+
+
+def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+    """Saves architecture, weights, compile config and optimizer state in one zip file."""
+    filepath = os.fspath(filepath)
+    _check_overwrite(filepath, overwrite)
+    groups = _weight_groups(model)
+    tensors = _weight_tensors(groups)
+    if include_optimizer:
+        tensors.update(_optimizer_state(model))
+    import grebe
+
+    config = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "grebe_version": grebe.__version__,
+        "class_name": type(model).__name__,
+        "registered_name": getattr(type(model), "_registered_name", None),
+        "config": model.get_config(),
+        "build_config": _build_config(model),
+        "compile_config": _compile_config(model) if include_optimizer else None,
+        "weights_index": _weights_index(groups),
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr(_CONFIG, _to_json(config))
+        z.writestr(_TENSORS, safetensors_io.dumps(tensors, {"format": MODEL_FORMAT}))
+    atomic_write(filepath, buf.getvalue())
+
+
+def _resolve_class(config, custom_objects):
+    from grebe.layers.serialization import get_class
+
+    return get_class(config["class_name"], custom_objects, config.get("registered_name"))
+
+
+def _build_model(model, build_config) -> None:
+    if model.weights or not build_config or build_config.get("input_shape") is None:
+        return
+    shape = build_config["input_shape"]
+    if hasattr(model, "build"):
+        multi = isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple))
+        model.build([tuple(s) for s in shape] if multi else tuple(shape))
+    if not model.weights:  # build() made nothing: run a forward pass on zeros
+        from grebe import autograd
+        from grebe.tensor import Tensor
+
+        with autograd.no_grad():
+            model(Tensor(np.zeros(tuple(1 if d is None else d for d in shape), np.float32)))
+
+
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True):
+    """Rebuilds a model saved with save_model: architecture, weights and, with compile=True,
+    the compile config and the optimizer state, so that training continues exactly."""
+    filepath = os.fspath(filepath)
+    blob = _read_bytes(filepath)
+    if not blob.startswith(b"PK"):
+        hint = ""
+        if len(blob) >= 8 and blob[8:9] == b"{":
+            hint = " (this looks like a weights file: build the model, then load_weights)"
+        raise ValueError(f"{filepath}: not a grebe model file (not a zip archive){hint}")
+    config, tensors = _read_model_zip(filepath, blob)
+    cls = _resolve_class(config, custom_objects)
+    kwargs = {}
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        kwargs["custom_objects"] = custom_objects
+    model = cls.from_config(config["config"], **kwargs)
+    _build_model(model, config.get("build_config"))
+    _assign(model, tensors, config["weights_index"], by_name=False, skip_mismatch=False,
+            source=filepath)
+    cc = config.get("compile_config")
+    if compile and cc:
+        model.compile(**_deserialize_compile(cc, custom_objects))
+        state = {k[len(_OPT):]: v for k, v in tensors.items() if k.startswith(_OPT)}
+        if state:
+            _restore_optimizer(model, state, filepath)
+    return model
+
+
+def _restore_optimizer(model, state: dict, source) -> None:
+    """Hands the saved state to the optimizer; an optimizer that builds its slots lazily (on
+    the first apply) keeps it until then, so the slots line up with the weights it trains."""
+    opt = model.optimizer
+    if not hasattr(opt, "set_state"):
+        return
+    lr = getattr(opt, "_learning_rate", None)
+    if type(lr) is float and "learning_rate" in state and \
+            np.float32(lr) == np.asarray(state["learning_rate"]).astype(np.float32):
+        # The config holds the rate as an exact double; the state only as float32. Keep the
+        # double, or the resumed run would step with a rate rounded to float32.
+        state = dict(state, learning_rate=np.asarray(lr, np.float64))
+    try:
+        opt.set_state(state)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{source}: cannot restore the optimizer state: {e}") from e
