@@ -110,3 +110,25 @@ class custom_object_scope:  # noqa: N801  (Keras's name)
 
 
 CustomObjectScope = custom_object_scope
+
+
+def in_safe_mode() -> bool:
+    """True unless load_model(..., safe_mode=False) is running: code stored in a file (a
+    Lambda layer's function) may only be rebuilt when this is False."""
+    return getattr(_local, "safe_mode", True)
+
+
+class safe_mode_scope:  # noqa: N801
+    """`with safe_mode_scope(False):` lets deserialization rebuild stored code."""
+
+    def __init__(self, safe_mode: bool = True):
+        self.safe_mode = bool(safe_mode)
+
+    def __enter__(self):
+        self.prev = in_safe_mode()
+        _local.safe_mode = self.safe_mode
+        return self
+
+    def __exit__(self, *exc):
+        _local.safe_mode = self.prev
+        return False

@@ -310,10 +310,11 @@ class Layer:
     def losses(self) -> list:
         """The add_loss values of the last call and the weight-regularization penalties, of this
         layer and its sublayers, as scalar Tensors."""
-        out = list(self._losses) + [reg(w) for w, reg in self._regularized]
-        for layer in self._flat_layers():
-            out += list(layer._losses) + [reg(w) for w, reg in layer._regularized]
-        return out
+        layers = [self] + self._flat_layers()
+        # Keras's order: every add_loss value (activity penalties included), then the
+        # weight-regularization penalties.
+        out = [loss for layer in layers for loss in layer._losses]
+        return out + [reg(w) for layer in layers for w, reg in layer._regularized]
 
     def _clear_losses(self) -> None:
         self._losses = []

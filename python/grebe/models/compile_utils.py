@@ -224,6 +224,8 @@ def _resolve_metric(identifier, loss_fn, y_true, y_pred):
                             f"fn(y_true, y_pred); received {identifier!r}")
         name = identifier if isinstance(identifier, str) else None
         m = FnMetric(m, name)
+    elif isinstance(identifier, str) and identifier.lower() not in ("accuracy", "acc"):
+        m.name = identifier  # Keras logs a metric under the name the user wrote ('mae')
     return m
 
 

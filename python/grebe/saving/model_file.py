@@ -91,9 +91,17 @@ def _build_model(model, build_config) -> None:
             model(Tensor(np.zeros(tuple(1 if d is None else d for d in shape), np.float32)))
 
 
-def load_model(filepath, custom_objects: dict | None = None, compile: bool = True):
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True,
+               safe_mode: bool = True):
     """Rebuilds a model saved with save_model: architecture, weights and, with compile=True,
-    the compile config and the optimizer state, so that training continues exactly."""
+    the compile config and the optimizer state, so that training continues exactly.
+
+    custom_objects (name -> class or function) are visible to everything the file names
+    (layers, activations, losses, metrics), as inside grebe.saving.custom_object_scope.
+    safe_mode=True (Keras's default) refuses to rebuild anything that would run code stored
+    in the file (a Lambda layer's Python function)."""
+    from grebe import registry
+
     filepath = os.fspath(filepath)
     blob = _read_bytes(filepath)
     if not blob.startswith(b"PK"):
@@ -102,20 +110,21 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
             hint = " (this looks like a weights file: build the model, then load_weights)"
         raise ValueError(f"{filepath}: not a grebe model file (not a zip archive){hint}")
     config, tensors = _read_model_zip(filepath, blob)
-    cls = _resolve_class(config, custom_objects)
-    kwargs = {}
-    if "custom_objects" in inspect.signature(cls.from_config).parameters:
-        kwargs["custom_objects"] = custom_objects
-    model = cls.from_config(config["config"], **kwargs)
-    _build_model(model, config.get("build_config"))
-    _assign(model, tensors, config["weights_index"], by_name=False, skip_mismatch=False,
-            source=filepath)
-    cc = config.get("compile_config")
-    if compile and cc:
-        model.compile(**_deserialize_compile(cc, custom_objects))
-        state = {k[len(_OPT):]: v for k, v in tensors.items() if k.startswith(_OPT)}
-        if state:
-            _restore_optimizer(model, state, filepath)
+    with registry.custom_object_scope(custom_objects or {}), registry.safe_mode_scope(safe_mode):
+        cls = _resolve_class(config, custom_objects)
+        kwargs = {}
+        if "custom_objects" in inspect.signature(cls.from_config).parameters:
+            kwargs["custom_objects"] = custom_objects
+        model = cls.from_config(config["config"], **kwargs)
+        _build_model(model, config.get("build_config"))
+        _assign(model, tensors, config["weights_index"], by_name=False, skip_mismatch=False,
+                source=filepath)
+        cc = config.get("compile_config")
+        if compile and cc:
+            model.compile(**_deserialize_compile(cc, custom_objects))
+            state = {k[len(_OPT):]: v for k, v in tensors.items() if k.startswith(_OPT)}
+            if state:
+                _restore_optimizer(model, state, filepath)
     return model
 
 
