@@ -56,12 +56,17 @@ def run_program(name: str, impl: str, timeout: float = 300.0) -> dict:
 
 
 def main(argv) -> None:
+    timeout = 300.0
+    if "--timeout" in argv:
+        i = argv.index("--timeout")
+        timeout = float(argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     impls = [a for a in argv if a in ("grebe", "keras")] or ["grebe", "keras"]
     names = [a for a in argv if a not in ("grebe", "keras")] or program_names()
     results = {}
     for name in names:
         for impl in impls:
-            r = run_program(name, impl)
+            r = run_program(name, impl, timeout)
             results[name, impl] = r
             status = "ok  " if r["ok"] else "FAIL"
             loss = "" if r["loss"] is None else f"loss {r['loss']:.4f}"
