@@ -69,6 +69,7 @@ _LAZY = {
     "saving": "grebe.saving",
     "regularizers": "grebe.regularizers",
     "random": "grebe.random",
+    "explain": "grebe.explain",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",

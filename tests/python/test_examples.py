@@ -48,3 +48,12 @@ def test_transfer_learning_example(capsys):
     assert "transfer" in printed and "scratch" in printed
     assert out["source_accuracy"] > 0.9, out
     assert out["transfer_accuracy"] > 0.5, out
+
+
+def test_explain_digits_example(tmp_path, capsys):
+    out = _example("explain_digits").main(["--model", str(tmp_path / "none.grebe"), "--epochs",
+                                           "4", "--samples", "3",
+                                           "--out", str(tmp_path / "explain.png")])
+    assert "completeness error" in capsys.readouterr().out
+    assert (tmp_path / "explain.png").stat().st_size > 10_000
+    assert out["ig_relative_delta"].max() < 0.05, out

@@ -28,3 +28,24 @@ def test_readme_keras_block_runs_on_small_data():
     exec(compile(block, "README Keras block", "exec"), scope)
     assert len(scope["history"].history["loss"]) == 1
     assert np.isfinite(scope["history"].history["loss"][0])
+
+
+def test_readme_explain_block_runs(tmp_path, monkeypatch):
+    import grebe
+    from grebe import layers
+
+    block = next(b for b in _blocks() if "explain.saliency" in b)
+    rng = np.random.default_rng(0)
+    model = grebe.Sequential([layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(2),
+                              layers.Flatten(), layers.Dense(3, activation="softmax")])
+    model.build((None, 16, 16, 1))
+    text_model = grebe.Sequential([grebe.Input((6,), dtype="int32"),
+                                   layers.Embedding(20, 4, name="embedding"), layers.GRU(3),
+                                   layers.Dense(2, activation="softmax")])
+    scope = {"model": model, "x": rng.random((2, 16, 16, 1), dtype=np.float32),
+             "y": np.array([0, 2]), "text_model": text_model,
+             "token_ids": rng.integers(0, 20, (2, 6))}
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README explain block", "exec"), scope)
+    assert scope["ig"].shape == (2, 16, 16, 1) and scope["tok"].shape == (2, 6, 4)
+    assert (tmp_path / "why.png").exists()

@@ -205,6 +205,8 @@ class Sequential(Model):
             # A relu Conv2D followed by a 2x2-style MaxPooling2D runs as one fused kernel that
             # never writes the conv output (same values and gradients, ~30% faster CNN step).
             if i + 1 < n and getattr(x, "_keras_mask", None) is None and \
+                    not layer.__dict__.get("_fusion_blocked", False) and \
+                    not layers[i + 1].__dict__.get("_fusion_blocked", False) and \
                     getattr(layer, "fuses_with", None) is not None and \
                     layer.fuses_with(layers[i + 1]):
                 x = layer.call_with_pool(x, layers[i + 1])
