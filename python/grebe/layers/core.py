@@ -59,6 +59,7 @@ class Dense(Layer):
         self.bias_constraint = bias_constraint
         self.kernel = None
         self.bias = None
+        self.supports_masking = True  # Keras 3: a time mask passes through a Dense
 
     def build(self, input_shape) -> None:
         input_shape = tuple(input_shape)

@@ -190,7 +190,11 @@ def _shapes_by_running(layer, inputs, args, kwargs):
     the inputs' shapes and dtypes (unknown sizes as 1), batch axis kept symbolic."""
     def zeros(t):
         if isinstance(t, KerasTensor):
-            return Tensor(np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype))
+            z = Tensor(np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype))
+            if t._keras_mask is not None:  # layers that need the mask see one (all kept)
+                z._keras_mask = Tensor(np.ones(tuple(1 if d is None else d
+                                                     for d in t._keras_mask.shape), bool))
+            return z
         return t
 
     first = tree.flatten(inputs)[0]
