@@ -170,3 +170,21 @@ def test_foreign_tensor_from_call_raises_naming_layer_and_type():
         NumpyLayer()(np.ones((2, 3), np.float32))
     with pytest.raises(TypeError, match="add_loss gave a torch.Tensor"):
         _ActReg().add_loss(torch.ones(()))
+
+
+def test_foreign_or_numpy_loss_value_raises_naming_the_loss():
+    def torch_loss(y_true, y_pred):
+        return torch.tensor(np.asarray(y_pred)).mean()
+
+    def numpy_loss(y_true, y_pred):
+        return np.mean(np.square(np.asarray(y_pred) - y_true), axis=-1)
+
+    model = grebe.Sequential([grebe.Input((2,)), layers.Dense(1)])
+    x, y = np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    model.compile(optimizer="sgd", loss=torch_loss)
+    with pytest.raises(TypeError, match=r"Loss 'torch_loss' returned a torch\.Tensor"):
+        model.train_on_batch(x, y)
+    model.compile(optimizer="sgd", loss=numpy_loss)
+    with pytest.raises(TypeError, match="Loss 'numpy_loss' returned a numpy array"):
+        model.train_on_batch(x, y)
+    assert np.isfinite(model.evaluate(x, y, verbose=0))  # no gradient needed: allowed

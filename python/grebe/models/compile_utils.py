@@ -46,6 +46,12 @@ def _name_of(fn) -> str:
     return str(name)
 
 
+def as_loss_tensor(name, value, y_pred):
+    from grebe.losses.loss import as_loss_tensor as check
+
+    return check(name, value, y_pred)
+
+
 class LossFn:
     """One output's loss: `fn(y_true, y_pred, sample_weight)` -> scalar Tensor, whether `fn` is a
     Loss object (it reduces, weighting samples itself) or a plain function returning one value
@@ -77,14 +83,11 @@ class LossFn:
                 out = self.fn(y_true, y_pred)
             else:
                 out = self.fn(y_true, y_pred, sample_weight=sample_weight)
-            if not isinstance(out, Tensor):
-                out = Tensor(np.asarray(out, dtype=np.float32))
+            out = as_loss_tensor(self.name, out, y_pred)
             if out.ndim == 0:
                 return out
             return _reduce(out, None)
-        out = self.fn(y_true, y_pred)
-        if not isinstance(out, Tensor):
-            out = Tensor(np.asarray(out, dtype=np.float32))
+        out = as_loss_tensor(self.name, self.fn(y_true, y_pred), y_pred)
         return _reduce(out, sample_weight)
 
 
