@@ -76,6 +76,7 @@ class CallContext:
     `layer.losses` holds the losses of the latest forward pass)."""
 
     depth = 0
+    losses_added = False  # set by the first add_loss in the process
 
     def __init__(self, layer):
         self.layer = layer
@@ -248,6 +249,7 @@ class Layer:
         if not isinstance(loss, Tensor):
             _check_native(self, loss, "add_loss")
             loss = Tensor(np.asarray(loss, np.float32))
+        CallContext.losses_added = True
         self._losses.append(loss)
 
     def zero_grad(self) -> None:
@@ -317,6 +319,8 @@ class Layer:
         return out + [reg(w) for layer in layers for w, reg in layer._regularized]
 
     def _clear_losses(self) -> None:
+        if not CallContext.losses_added:  # nothing was ever added: skip the walk per step
+            return
         self._losses = []
         for layer in self._flat_layers():
             layer._losses = []
