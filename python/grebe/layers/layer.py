@@ -238,6 +238,10 @@ class Layer:
             from grebe import regularizers
 
             self._regularized.append((w, regularizers.get(regularizer)))
+        if constraint is not None:  # projected after each optimizer step
+            from grebe import constraints
+
+            constraints.attach(w, constraint)
         return w
 
     add_variable = add_weight

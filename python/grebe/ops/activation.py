@@ -242,7 +242,7 @@ def _softmax(x, axis, log: bool, name: str) -> Tensor:
         raise ValueError(f"{name}: expected an input of rank >= 1, received a scalar")
     if axis == -1 or axis == ndim - 1:  # the common case, without axis normalization
         return Softmax.apply(x, log)
-    from grebe.ops.shape import reshape, transpose
+    from grebe.ops.shape_ops import reshape, transpose
 
     axes = norm_axes(name, axis, ndim)
     if axes == (ndim - 1,):

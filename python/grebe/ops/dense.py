@@ -122,7 +122,7 @@ def dense(x, kernel, bias=None, activation=None, alpha: float | None = None) -> 
     if bias is not None and bias.shape != (ks[1],):
         raise ValueError(f"dense: bias must have shape ({ks[1]},), received {bias.shape}")
     if len(xs) == 1:
-        from grebe.ops.shape import reshape
+        from grebe.ops.shape_ops import reshape
         return reshape(Dense.apply(reshape(x, (1, -1)), kernel, bias, code, float(alpha)),
                        (kernel.shape[1],))
     return Dense.apply(x, kernel, bias, code, float(alpha))
