@@ -17,15 +17,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from run_programs import program_names, run_program  # noqa: E402
 
 KNOWN_GAPS = {
-    # keras.ops / keras.random / keras.utils.pad_sequences (grebe.ops as keras.ops: part A)
+    # keras.utils.pad_sequences (grebe.preprocessing.sequence is another helper's)
     "bidirectional_lstm_imdb": "no attribute 'pad_sequences'",
     "understanding_masking_and_padding": "no attribute 'pad_sequences'",
-    "custom_losses_and_metrics": "no attribute 'one_hot'",
-    "writing_a_custom_training_loop_in_torch": "no attribute 'one_hot'",
-    "making_new_layers_and_models_via_subclassing": "no attribute 'ones'",
-    "sequential_model": "no attribute 'ones'",
-    "intro_to_keras_for_engineers": "no attribute 'SeedGenerator'",
-    # layers not in grebe yet
+    # layers not in grebe yet (other helpers' branches)
     "functional_api": "no attribute 'Conv2DTranspose'",
     "timeseries_classification_from_scratch": "no attribute 'ReLU'",
     "transfer_learning": "no attribute 'RandomRotation'",

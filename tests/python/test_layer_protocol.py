@@ -188,3 +188,14 @@ def test_foreign_or_numpy_loss_value_raises_naming_the_loss():
     with pytest.raises(TypeError, match="Loss 'numpy_loss' returned a numpy array"):
         model.train_on_batch(x, y)
     assert np.isfinite(model.evaluate(x, y, verbose=0))  # no gradient needed: allowed
+
+
+def test_tensor_equality_is_elementwise_and_truth_follows_numpy():
+    a = grebe.tensor(np.array([[1], [2]]))
+    b = grebe.tensor(np.array([[1], [3]]))
+    np.testing.assert_array_equal((a == b).numpy(), [[True], [False]])
+    np.testing.assert_array_equal((a != np.array([[1], [3]])).numpy(), [[False], [True]])
+    assert bool(grebe.tensor([2.0]) == 2.0)
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(a == b)
+    assert (a == None) is False and a in [a]  # noqa: E711  identity still works
