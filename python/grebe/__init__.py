@@ -72,6 +72,8 @@ _LAZY = {
     "backend": "grebe.backend",
     "constraints": "grebe.constraints",
     "explain": "grebe.explain",
+    "applications": "grebe.applications",
+    "preprocessing": "grebe.preprocessing",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",
@@ -79,6 +81,7 @@ _LAZY_NAMES = {
     "Input": "grebe.models",
     "KerasTensor": "grebe.models",
     "load_model": "grebe.saving",
+    "from_dlpack": "grebe.dlpack",
 }
 
 

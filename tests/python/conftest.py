@@ -3,6 +3,10 @@ import sys
 
 import pytest
 
+# Tests that compare with real Keras 3 run it on PyTorch (the tests' reference library), never
+# on TensorFlow, whether or not TensorFlow happens to be installed.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 sys.path.insert(0, os.path.dirname(__file__))  # tests/python/helpers.py
 
 
