@@ -17,14 +17,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from run_programs import program_names, run_program  # noqa: E402
 
 KNOWN_GAPS = {
-    # keras.utils.pad_sequences (grebe.preprocessing.sequence is another helper's)
-    "bidirectional_lstm_imdb": "no attribute 'pad_sequences'",
-    "understanding_masking_and_padding": "no attribute 'pad_sequences'",
     # layers not in grebe yet (other helpers' branches)
     "functional_api": "no attribute 'Conv2DTranspose'",
     "timeseries_classification_from_scratch": "no attribute 'ReLU'",
     "transfer_learning": "no attribute 'RandomRotation'",
-    "working_with_rnns": "no attribute 'RNN'",
 }
 
 
