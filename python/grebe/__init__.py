@@ -87,8 +87,6 @@ _LAZY_NAMES = {
 
 # Keras modules grebe does not have, with what it offers instead (`keras.X` -> `grebe.X`).
 _NOT_IN_GREBE = {
-    "applications": "grebe has no pretrained model zoo: build the network with grebe.layers and "
-                    "load weights with model.load_weights (see README, transfer learning)",
     "export": "grebe exports no SavedModel/TFLite: use model.save(...) (safetensors + JSON) or "
               "ONNX export where available",
     "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()) and "

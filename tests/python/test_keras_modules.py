@@ -18,7 +18,7 @@ def test_keras_paths_used_by_the_guides_resolve(name):
     assert getattr(grebe, name) is not None
 
 
-@pytest.mark.parametrize("name", ["applications", "quantizers", "legacy"])
+@pytest.mark.parametrize("name", ["quantizers", "legacy", "visualization"])
 def test_missing_keras_modules_say_what_grebe_offers(name):
     with pytest.raises(AttributeError, match=rf"keras\.{name}\): grebe"):
         getattr(grebe, name)
