@@ -32,7 +32,8 @@ done
 echo "== Python tests =="
 # GREBE_NO_SKIP=1 turns any skipped test into a failure (see tests/python/conftest.py).
 # Run outside the source tree's python/ folder so `import grebe` finds the installed package.
-GREBE_NO_SKIP=1 python -m pytest "$PWD/tests/python" -q -p no:cacheprovider --rootdir "$PWD" "$@"
+GREBE_NO_SKIP=1 python -m pytest "$PWD/tests/python" "$PWD/tests/keras_io" -q -p no:cacheprovider \
+    --rootdir "$PWD" "$@"
 # The tests whose results depend on the ISA's kernels (activations, recurrent layers, pooling,
 # losses, NaN pass-through), again under each lower ISA.
 ISA_TESTS="test_ops_activation.py test_rnn_ops.py test_rnn_layers.py test_pool.py test_losses.py

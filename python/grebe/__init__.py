@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from grebe import _C
 from grebe.autograd import enable_grad, is_grad_enabled, no_grad
 from grebe.tensor import Tensor, tensor
+from grebe.variables import Variable  # noqa: F401
 from grebe import ops  # noqa: E402  (sets the Tensor operators)
 from grebe.ops.matmul import matmul  # noqa: E402
 
@@ -102,8 +103,24 @@ _LAZY_NAMES = {
     "Sequential": "grebe.models",
     "Model": "grebe.models",
     "Input": "grebe.models",
+    "KerasTensor": "grebe.models",
     "load_model": "grebe.saving",
     "from_dlpack": "grebe.dlpack",
+}
+
+
+# Keras modules grebe does not have, with what it offers instead (`keras.X` -> `grebe.X`).
+_NOT_IN_GREBE = {
+    "export": "grebe exports no SavedModel/TFLite: use model.save(...) (safetensors + JSON) or "
+              "ONNX export where available",
+    "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()) and "
+              "grebe.set_num_threads()",
+    "mixed_precision": "grebe computes in float32 only",
+    "quantizers": "grebe has no quantization API",
+    "visualization": "grebe has no plotting helpers: model.summary() prints the model",
+    "legacy": "grebe implements Keras 3 only (no Keras 2 legacy API)",
+    "dtype_policies": "grebe computes in float32 only",
+    "distribution": "grebe.distribution is grebe's own data-parallel MPI API, not Keras's",
 }
 
 
@@ -114,6 +131,13 @@ def __getattr__(name):
         return importlib.import_module(_LAZY[name])
     if name in _LAZY_NAMES:
         return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    if name in _NOT_IN_GREBE:
+        import importlib.util
+
+        if importlib.util.find_spec(f"grebe.{name}") is not None:  # a module landed since
+            return importlib.import_module(f"grebe.{name}")
+        raise AttributeError(f"module 'grebe' has no attribute '{name}' (keras.{name}): "
+                             f"{_NOT_IN_GREBE[name]}")
     raise AttributeError(f"module 'grebe' has no attribute '{name}'")
 
 

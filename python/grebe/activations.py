@@ -11,7 +11,7 @@ tensor([0., 2.])
 """
 from __future__ import annotations
 
-from grebe import ops
+from grebe import ops, registry
 from grebe.tensor import Tensor
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh",
@@ -208,13 +208,19 @@ def get(identifier):
     {'class_name': 'function', 'config': 'relu'} or None (linear)."""
     if identifier is None:
         return linear
+    registered = None
     if isinstance(identifier, dict):
+        registered = identifier.get("registered_name")
         identifier = identifier.get("config", identifier.get("class_name"))
     if isinstance(identifier, str):
-        fn = _BY_NAME.get(identifier) or _BY_NAME.get(identifier.lower())
+        fn = registry.lookup(registered, identifier) or _BY_NAME.get(identifier) or \
+            _BY_NAME.get(identifier.lower())
         if fn is None:
             raise ValueError(f"Could not interpret activation function identifier: "
-                             f"{identifier!r} (known: {sorted(_BY_NAME)})")
+                             f"{identifier!r} (known: {sorted(_BY_NAME)}). A custom function "
+                             f"is found through load_model(..., custom_objects="
+                             f"{{'{identifier}': fn}}), grebe.saving.custom_object_scope or "
+                             f"@grebe.saving.register_keras_serializable()")
         return fn
     if callable(identifier):
         return identifier
@@ -227,8 +233,13 @@ def serialize(activation) -> str:
     if name is None:
         name = getattr(activation, "__name__", None)
         if name not in _BY_NAME:
-            raise ValueError(f"activations.serialize: {activation!r} is not a built-in "
-                             f"activation and cannot be stored by name")
+            if name is None or not callable(activation):
+                raise ValueError(f"activations.serialize: {activation!r} is neither a "
+                                 f"built-in activation nor a named function")
+            # A custom function: Keras's dict, found again through custom_objects= or
+            # register_keras_serializable when the model is loaded.
+            return {"module": activation.__module__, "class_name": "function",
+                    "config": name, "registered_name": registry.get_registered_name(activation)}
     return name
 
 

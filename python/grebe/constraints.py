@@ -150,16 +150,21 @@ def get(identifier):
 
 
 # ---- the weights that declare a constraint (weak: a dropped layer frees its weights) -----
-_attached: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# Keyed by identity (id -> (weak reference, constraint)): tensors compare elementwise with ==,
+# so a WeakKeyDictionary, which compares its keys with ==, cannot hold them.
+_attached: dict = {}
 
 
 def attach(weight: Tensor, constraint) -> None:
     """Records that `weight` is projected by `constraint` after each optimizer step."""
-    _attached[weight] = get(constraint)
+    key = id(weight)
+    ref = weakref.ref(weight, lambda _r, k=key: _attached.pop(k, None))
+    _attached[key] = (ref, get(constraint))
 
 
 def constraint_of(weight):
-    return _attached.get(weight)
+    entry = _attached.get(id(weight))
+    return entry[1] if entry is not None and entry[0]() is weight else None
 
 
 def apply_to(weights) -> None:
@@ -168,7 +173,7 @@ def apply_to(weights) -> None:
         return
     with autograd.no_grad():
         for w in weights:
-            c = _attached.get(w)
+            c = constraint_of(w)
             if c is not None:
                 value = c(w)
                 w.assign(value)  # (through autograd.write_arrays, like the update itself)

@@ -226,6 +226,29 @@ class Tensor:
     def __le__(self, o): return Tensor(self.data <= _raw(o))
     def __gt__(self, o): return Tensor(self.data > _raw(o))
     def __ge__(self, o): return Tensor(self.data >= _raw(o))
+
+    # == and != compare elementwise, as Keras's and torch's tensors do (Keras code writes
+    # `ops.cast(y_true, "int32") == ops.cast(y_pred, "int32")`); identity stays `is`, and a
+    # tensor is hashed by identity, so tensors still work as dict keys and in `in` by identity.
+    def __eq__(self, o):
+        if o is None or not isinstance(o, (Tensor, np.ndarray, np.generic, int, float, bool,
+                                           list, tuple)):
+            return NotImplemented
+        return Tensor(self.data == _raw(o))
+
+    def __ne__(self, o):
+        if o is None or not isinstance(o, (Tensor, np.ndarray, np.generic, int, float, bool,
+                                           list, tuple)):
+            return NotImplemented
+        return Tensor(self.data != _raw(o))
+
+    def __bool__(self) -> bool:
+        """numpy's rule: the truth of a one-element tensor; ambiguous for more elements."""
+        if self.data.size != 1:
+            raise ValueError(f"The truth value of a tensor with {self.data.size} elements is "
+                             f"ambiguous: use ops.any / ops.all (and `is` to compare identity)")
+        return bool(self.data.item())
+
     __hash__ = object.__hash__
 
     def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)

@@ -34,8 +34,17 @@ def test_get_accepts_none_callables_and_dicts():
     with pytest.raises(ValueError, match="Could not interpret activation function identifier: "
                                          "'relux'"):
         activations.get("relux")
-    with pytest.raises(ValueError, match="not a built-in"):
-        activations.serialize(f)
+    # A custom function serializes as Keras's function dict and resolves through a scope.
+    cfg = activations.serialize(f)
+    assert cfg["class_name"] == "function" and cfg["config"] == "<lambda>"
+    with pytest.raises(ValueError, match="custom_objects="):
+        activations.get(cfg)
+    from grebe import registry
+
+    with registry.custom_object_scope({"<lambda>": f}):
+        assert activations.get(cfg) is f
+    with pytest.raises(ValueError, match="neither a built-in"):
+        activations.serialize(3)
 
 
 def test_keras_defaults():

@@ -174,10 +174,11 @@ def test_regularizer_losses():
     kernel = layer.get_weights()[0]
     values = [float(t.item()) for t in layer.losses]
     assert len(values) == 3
-    np.testing.assert_allclose(values[0], 0.01 * (kernel ** 2).sum(), rtol=1e-5)
-    np.testing.assert_allclose(values[1], 0.5 * 2, rtol=1e-6)
-    np.testing.assert_allclose(values[2], 0.1 * np.abs(y.numpy()).sum(), rtol=1e-5)
-    sum(layer.losses[:2]).backward()
+    # Keras's order: the add_loss values (the activity penalty), then the weight penalties.
+    np.testing.assert_allclose(values[0], 0.1 * np.abs(y.numpy()).sum(), rtol=1e-5)
+    np.testing.assert_allclose(values[1], 0.01 * (kernel ** 2).sum(), rtol=1e-5)
+    np.testing.assert_allclose(values[2], 0.5 * 2, rtol=1e-6)
+    sum(layer.losses[1:]).backward()
     np.testing.assert_allclose(layer.kernel.grad, 0.02 * kernel, rtol=1e-5)
     np.testing.assert_allclose(layer.bias.grad, [0.5, 0.5])
 

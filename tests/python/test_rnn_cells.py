@@ -108,7 +108,7 @@ def test_rnn_of_lstm_cell_equals_the_lstm_layer():
     rnn.build(X.shape)
     rnn.set_weights(lstm.get_weights())
     np.testing.assert_allclose(np.asarray(rnn(X)), np.asarray(y), rtol=1e-6, atol=1e-6)
-    assert [w.name for w in rnn.weights] == [f"{rnn.cell.name}/{n}" for n in
+    assert [w.path for w in rnn.weights] == [f"{rnn.cell.name}/{n}" for n in
                                             ("kernel", "recurrent_kernel", "bias")]
 
 

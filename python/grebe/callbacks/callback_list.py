@@ -63,6 +63,8 @@ class CallbackList(Callback):
             cb.set_model(model)
 
     def _call(self, name, *args):
+        if args[-1] is None:  # Keras hands every hook a logs dict, never None
+            args = args[:-1] + ({},)
         for cb in self.callbacks:
             getattr(cb, name)(*args)
 

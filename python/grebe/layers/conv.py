@@ -150,7 +150,7 @@ class BaseConv(Layer):
             y = self._post_activation(y)
         if self.activity_regularizer is not None:
             # As Dense: Keras 3 adds the penalty of each call's output.
-            self._activity_losses = [self.activity_regularizer(y)]
+            self.add_loss(self.activity_regularizer(y))
         return y
 
     # ---- fusion with a following max pooling -------------------------------------------------

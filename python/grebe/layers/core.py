@@ -59,6 +59,7 @@ class Dense(Layer):
         self.bias_constraint = bias_constraint
         self.kernel = None
         self.bias = None
+        self.supports_masking = True  # Keras 3: a time mask passes through a Dense
 
     def build(self, input_shape) -> None:
         input_shape = tuple(input_shape)
@@ -91,7 +92,7 @@ class Dense(Layer):
             y = self.activation(ops.dense(inputs, self.kernel, self.bias))
         if self.activity_regularizer is not None:
             # Keras 3 adds the penalty of each call's output (no division by the batch size).
-            self._activity_losses = [self.activity_regularizer(y)]
+            self.add_loss(self.activity_regularizer(y))
         return y
 
     def compute_output_shape(self, input_shape):

@@ -22,6 +22,7 @@ import numpy as np
 
 from grebe import autograd
 from grebe.tensor import Tensor
+from grebe.variables import Variable
 
 _name_counts: dict = {}
 
@@ -110,6 +111,81 @@ def _first_node(layer, what: str):
     return nodes[0]
 
 
+class CallContext:
+    """Marks a layer call; the outermost one clears the add_loss values of the last call (Keras:
+    `layer.losses` holds the losses of the latest forward pass)."""
+
+    depth = 0
+    losses_added = False  # set by the first add_loss in the process
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __enter__(self):
+        if CallContext.depth == 0:
+            self.layer._clear_losses()
+        CallContext.depth += 1
+
+    def __exit__(self, *exc):
+        CallContext.depth -= 1
+        return False
+
+
+_NATIVE = (Tensor, np.ndarray, np.generic, int, float, bool, type(None))
+
+
+def _check_native(layer, value, what: str) -> None:
+    """A value grebe cannot differentiate (a torch/TensorFlow/JAX tensor, ...) would silently
+    cut the gradient if it were converted: refuse it, naming the layer and the type."""
+    if isinstance(value, _NATIVE) or is_symbolic(value):
+        return
+    t = type(value)
+    raise TypeError(
+        f"Layer '{layer.name}' ({type(layer).__name__}): {what} gave a {t.__module__}."
+        f"{t.__qualname__}, which grebe cannot differentiate (converting it would cut the "
+        f"gradient to the weights before it). Write call() with grebe.ops (the keras.ops "
+        f"functions) and grebe Tensors instead of another framework's ops.")
+
+
+def check_outputs(layer, out) -> None:
+    """Raises when call() returned a foreign tensor, or a numpy array computed from inputs or
+    weights that need a gradient (numpy functions applied to Tensors drop the graph)."""
+    if isinstance(out, Tensor):
+        return
+    if isinstance(out, (list, tuple)):
+        for o in out:
+            check_outputs(layer, o)
+        return
+    if isinstance(out, dict):
+        for o in out.values():
+            check_outputs(layer, o)
+        return
+    _check_native(layer, out, "call()")
+    if isinstance(out, np.ndarray) and out.dtype.kind == "f" and autograd.is_grad_enabled() \
+            and any(w.requires_grad for w in layer.weights):
+        raise TypeError(
+            f"Layer '{layer.name}' ({type(layer).__name__}): call() returned a numpy array, "
+            f"so no gradient reaches its weights (a numpy function applied to a grebe Tensor "
+            f"returns a plain array). Use grebe.ops (the keras.ops functions) in call().")
+
+
+def set_output_masks(out, masks) -> None:
+    """Attaches compute_mask's result to the outputs: one mask, or one per output when
+    compute_mask returns a list (Keras)."""
+    if masks is None:
+        return
+    if isinstance(out, (list, tuple)):
+        if isinstance(masks, (list, tuple)):
+            for o, m in zip(out, masks):
+                if isinstance(o, Tensor) and m is not None:
+                    o._keras_mask = m
+        return
+    if isinstance(out, Tensor):
+        if isinstance(masks, (list, tuple)):
+            masks = masks[0] if len(masks) == 1 else None
+        out._keras_mask = masks
+
+
 class Layer:
     """Base class of every layer. Subclasses override build/call/compute_output_shape/get_config."""
 
@@ -130,7 +206,7 @@ class Layer:
         self.built = False
         self._own_weights: list = []
         self._regularized: list = []  # (weight, regularizer)
-        self._activity_losses: list = []  # the activity regularizer's penalty of the last call
+        self._losses: list = []  # add_loss values (activity penalties too) of the last call
         self._layers: list = []  # sublayers, tracked by __setattr__
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
@@ -158,13 +234,35 @@ class Layer:
         object.__setattr__(self, key, value)
 
     # ---- weights ---------------------------------------------------------------------------
-    def add_weight(self, name: str | None = None, shape=(), initializer="glorot_uniform",
-                   dtype=None, trainable: bool = True, regularizer=None,
-                   constraint=None) -> Tensor:
-        """Creates, tracks and returns a weight Tensor (requires_grad when trainable)."""
-        from grebe import initializers
+    _KERAS_ORDER = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer",
+                    "constraint", "aggregation", "overwrite_with_gradient", "name")
+    _NAME_FIRST_ORDER = ("name", "shape", "initializer", "dtype", "trainable", "regularizer",
+                         "constraint")
 
-        shape = tuple(int(s) for s in shape)
+    def add_weight(self, *args, **kwargs) -> Variable:
+        """add_weight(shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+        regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
+        name=None): Keras 3's signature. A first positional string is read as the name, in the
+        older order add_weight(name, shape, initializer, ...) that grebe's layers and Keras 2
+        code use."""
+        order = self._NAME_FIRST_ORDER if args and isinstance(args[0], str) else \
+            self._KERAS_ORDER
+        if len(args) > len(order):
+            raise TypeError(f"{self.name}: add_weight takes at most {len(order)} positional "
+                            f"arguments, received {len(args)}")
+        clash = [k for k in order[:len(args)] if k in kwargs]
+        if clash:
+            raise TypeError(f"{self.name}: add_weight got multiple values for {clash}")
+        kwargs.update(zip(order, args))
+        return self._make_weight(**kwargs)
+
+    def _make_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True,
+                     autocast: bool = True, regularizer=None, constraint=None,
+                     aggregation="none", overwrite_with_gradient: bool = False,
+                     name: str | None = None) -> Variable:
+        """Creates, tracks and returns a weight Variable (requires_grad when trainable).
+        Keras's defaults: glorot_uniform for float weights, zeros for integer ones."""
+        shape = () if shape is None else tuple(int(s) for s in shape)
         if any(d < 0 for d in shape):
             raise ValueError(f"{self.name}: weight {name!r} cannot have a negative dimension, "
                              f"received shape {shape}")
@@ -176,14 +274,16 @@ class Layer:
                                  f"{_budget.left} left of what the file's tensors allow: the "
                                  f"config does not match the stored tensors")
             _budget.left -= n
-        init = initializers.get(initializer)
-        value = np.ascontiguousarray(init(shape), dtype=np.float32)
-        if value.shape != shape:
+        if initializer is None:
+            kind = np.dtype(dtype).kind if dtype is not None else "f"
+            initializer = "zeros" if kind in "iub" else "glorot_uniform"
+        name = name or "weight_" + str(len(self._own_weights))
+        w = Variable(initializer, shape=shape, dtype=dtype, trainable=trainable, name=name,
+                     path=f"{self.name}/{name}")
+        if w.shape != shape:
             raise ValueError(f"{self.name}: initializer {initializer!r} returned shape "
-                             f"{value.shape}, expected {shape}")
-        w = Tensor(value, requires_grad=bool(trainable and self._trainable))
-        w.trainable = bool(trainable)
-        w.name = f"{self.name}/{name or 'weight_' + str(len(self._own_weights))}"
+                             f"{w.shape}, expected {shape}")
+        w.requires_grad = bool(w.trainable and self._trainable)
         self._own_weights.append(w)
         if regularizer is not None:
             from grebe import regularizers
@@ -194,6 +294,23 @@ class Layer:
 
             constraints.attach(w, constraint)
         return w
+
+    add_variable = add_weight
+
+    def add_loss(self, loss) -> None:
+        """Adds a scalar loss (a Tensor: its gradient flows) computed in call(); it is counted
+        in `layer.losses` / `model.losses` until the next top-level call, and added to the
+        training loss by fit()."""
+        if not isinstance(loss, Tensor):
+            _check_native(self, loss, "add_loss")
+            loss = Tensor(np.asarray(loss, np.float32))
+        CallContext.losses_added = True
+        self._losses.append(loss)
+
+    def zero_grad(self) -> None:
+        """Clears the gradients of every weight (torch's Module.zero_grad, set to None)."""
+        for w in self.weights:
+            w.grad = None
 
     @property
     def trainable(self) -> bool:
@@ -248,12 +365,20 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Regularization losses of this layer and its sublayers, as scalar Tensors: the
-        weights' penalties and the activity penalties of the last call."""
-        out = [reg(w) for w, reg in self._regularized] + self._activity_losses
+        """The add_loss values of the last call and the weight-regularization penalties, of this
+        layer and its sublayers, as scalar Tensors."""
+        layers = [self] + self._flat_layers()
+        # Keras's order: every add_loss value (activity penalties included), then the
+        # weight-regularization penalties.
+        out = [loss for layer in layers for loss in layer._losses]
+        return out + [reg(w) for layer in layers for w, reg in layer._regularized]
+
+    def _clear_losses(self) -> None:
+        if not CallContext.losses_added:  # nothing was ever added: skip the walk per step
+            return
+        self._losses = []
         for layer in self._flat_layers():
-            out += [reg(w) for w, reg in layer._regularized] + layer._activity_losses
-        return out
+            layer._losses = []
 
     def get_weights(self) -> list:
         """Copies of the weights as numpy arrays, in Keras's order."""
@@ -350,9 +475,12 @@ class Layer:
             kwargs["training"] = training
         if takes_mask and mask is not None:
             kwargs["mask"] = mask
-        out = self.call(inputs, *args, **kwargs)
-        if isinstance(out, Tensor) and (self.supports_masking or mask is not None):
-            out._keras_mask = self.compute_mask(inputs, mask)
+        with CallContext(self):
+            out = self.call(inputs, *args, **kwargs)
+        check_outputs(self, out)
+        if self.supports_masking or mask is not None or \
+                type(self).compute_mask is not Layer.compute_mask:
+            set_output_masks(out, self.compute_mask(inputs, mask))
         return out
 
     # ---- functional API: grebe.models.graph records each symbolic call as a node ----------

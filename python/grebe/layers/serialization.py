@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import inspect
 
+from grebe import registry
 from grebe.layers.layer import Layer
 
-_registry: dict = {}
+_registry: dict = {}  # plain names of registered layers (grebe's older lookup by bare name)
 
 
 def register_serializable(package: str = "Custom", name: str | None = None):
-    """Class decorator: lets deserialize (and load_model) find a custom layer by name."""
+    """Class decorator: lets deserialize (and load_model) find a custom layer by name (the
+    same registry as grebe.saving.register_keras_serializable)."""
+    keras_decorate = registry.register_keras_serializable(package, name)
 
     def decorate(cls):
-        key = name or cls.__name__
-        _registry[f"{package}>{key}"] = cls
-        _registry[key] = cls
-        cls._registered_name = f"{package}>{key}"
+        keras_decorate(cls)
+        _registry[name or cls.__name__] = cls
         return cls
 
     return decorate
@@ -59,10 +60,9 @@ def _all_subclasses(cls):
 
 def get_class(class_name: str, custom_objects: dict | None = None, registered_name=None):
     """The layer/model class for a name, or a ValueError listing where it was looked for."""
-    if custom_objects and class_name in custom_objects:
-        return custom_objects[class_name]
-    if registered_name and registered_name in _registry:
-        return _registry[registered_name]
+    found = registry.lookup(registered_name, class_name, custom_objects=custom_objects)
+    if isinstance(found, type):
+        return found
     if class_name in _registry:
         return _registry[class_name]
     import grebe.layers
@@ -77,7 +77,7 @@ def get_class(class_name: str, custom_objects: dict | None = None, registered_na
         return cls
     raise ValueError(f"Unknown layer class {class_name!r}: pass custom_objects="
                      f"{{'{class_name}': {class_name}}} or decorate the class with "
-                     f"@grebe.layers.register_serializable()")
+                     f"@grebe.saving.register_keras_serializable()")
 
 
 def deserialize(config, custom_objects: dict | None = None):

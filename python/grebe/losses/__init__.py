@@ -16,6 +16,11 @@ gradients; from_logits=True takes that path directly. Otherwise probabilities ar
 """
 from __future__ import annotations
 
+from grebe.losses.focal import (BinaryFocalCrossentropy, CategoricalFocalCrossentropy,
+                               CategoricalGeneralizedCrossEntropy, binary_focal_crossentropy,
+                               categorical_focal_crossentropy,
+                               categorical_generalized_cross_entropy)
+from grebe.losses.overlap import Dice, Tversky, dice, tversky
 from grebe.losses.hinge import (CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge,
                                 squared_hinge)
 from grebe.losses.loss import Loss, LossFunctionWrapper, reduce_values  # noqa: F401
@@ -43,7 +48,8 @@ _CLASSES = {c.__name__: c for c in (
     MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, Huber, LogCosh, KLDivergence, Poisson, Hinge, SquaredHinge,
     CategoricalHinge, CosineSimilarity, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy)}
+    SparseCategoricalCrossentropy, BinaryFocalCrossentropy, CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy, Dice, Tversky)}
 _FUNCTIONS = {
     "mean_squared_error": mean_squared_error, "mse": mse, "MSE": mse,
     "mean_absolute_error": mean_absolute_error, "mae": mae, "MAE": mae,
@@ -55,23 +61,35 @@ _FUNCTIONS = {
     "squared_hinge": squared_hinge, "categorical_hinge": categorical_hinge,
     "cosine_similarity": cosine_similarity, "binary_crossentropy": binary_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,
-    "sparse_categorical_crossentropy": sparse_categorical_crossentropy}
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "binary_focal_crossentropy": binary_focal_crossentropy,
+    "categorical_focal_crossentropy": categorical_focal_crossentropy,
+    "categorical_generalized_cross_entropy": categorical_generalized_cross_entropy,
+    "dice": dice, "tversky": tversky}
 _CLASS_OF = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
              mape: MeanAbsolutePercentageError, msle: MeanSquaredLogarithmicError,
              huber: Huber, log_cosh: LogCosh, kl_divergence: KLDivergence, poisson: Poisson,
              hinge: Hinge, squared_hinge: SquaredHinge, categorical_hinge: CategoricalHinge,
              cosine_similarity: CosineSimilarity, binary_crossentropy: BinaryCrossentropy,
              categorical_crossentropy: CategoricalCrossentropy,
-             sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
+             sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+             binary_focal_crossentropy: BinaryFocalCrossentropy,
+             categorical_focal_crossentropy: CategoricalFocalCrossentropy,
+             dice: Dice, tversky: Tversky}
 
 
 def serialize(loss) -> dict | str:
+    from grebe import registry
+
     if isinstance(loss, Loss):
         return {"module": "grebe.losses", "class_name": type(loss).__name__,
-                "config": loss.get_config(), "registered_name": None}
+                "config": loss.get_config(),
+                "registered_name": registry.get_registered_name(type(loss))}
     name = getattr(loss, "__name__", None)
     if name in _FUNCTIONS:
         return name
+    if callable(loss) and name is not None:  # a custom function, found again by its name
+        return registry.get_registered_name(loss)
     raise ValueError(f"losses.serialize: cannot serialize {loss!r}")
 
 
@@ -81,8 +99,11 @@ def deserialize(config, custom_objects=None):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"losses.deserialize: expected a name or a dict with 'class_name', "
                          f"received {config!r}")
+    from grebe import registry
+
     name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name) or \
+    cls = registry.lookup(config.get("registered_name"), name,
+                          custom_objects=custom_objects) or _CLASSES.get(name) or \
         (LossFunctionWrapper if name == "LossFunctionWrapper" else None)
     if cls is None:
         raise ValueError(f"losses.deserialize: unknown loss '{name}'")
@@ -102,6 +123,11 @@ def get(identifier):
             return _FUNCTIONS[identifier]
         if identifier in _CLASSES:
             return _CLASSES[identifier]()
+        from grebe import registry
+
+        found = registry.lookup(identifier)  # a registered or scoped custom loss
+        if found is not None:
+            return found() if isinstance(found, type) else found
     raise ValueError(f"Could not interpret loss identifier: {identifier!r}")
 
 

@@ -9,6 +9,26 @@ from grebe.ops import loss as K
 from grebe.tensor import Tensor
 
 
+def as_loss_tensor(name: str, value, y_pred) -> Tensor:
+    """A loss function's result as a Tensor. A foreign tensor (torch, TensorFlow, ...) or a
+    numpy array while y_pred needs a gradient would silently cut the gradient if converted:
+    raise instead, naming the loss and the type."""
+    if isinstance(value, Tensor):
+        return value
+    from grebe import autograd
+
+    if not isinstance(value, (np.ndarray, np.generic, int, float)):
+        t = type(value)
+        raise TypeError(f"Loss '{name}' returned a {t.__module__}.{t.__qualname__}, which grebe "
+                        f"cannot differentiate (converting it would cut the gradient). Compute "
+                        f"it with grebe.ops (the keras.ops functions) on y_pred.")
+    if isinstance(y_pred, Tensor) and y_pred.requires_grad and autograd.is_grad_enabled():
+        raise TypeError(f"Loss '{name}' returned a numpy array, so no gradient reaches the "
+                        f"model (a numpy function applied to a grebe Tensor returns a plain "
+                        f"array). Compute it with grebe.ops (the keras.ops functions).")
+    return Tensor(np.asarray(value, _f32))
+
+
 class Loss:
     """Base class: `loss(y_true, y_pred, sample_weight=None)` -> the reduced loss Tensor.
 
@@ -21,9 +41,7 @@ class Loss:
         self.dtype = dtype or "float32"
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
-        values = self.call(y_true, _pred(y_pred))
-        if not isinstance(values, Tensor):
-            values = Tensor(np.asarray(values, _f32))
+        values = as_loss_tensor(self.name, self.call(y_true, _pred(y_pred)), y_pred)
         sw = _mask_weight(y_pred, sample_weight, self.reduction)
         return reduce_values(values, sw, self.reduction)
 

@@ -17,17 +17,33 @@ from grebe.metrics.accuracy import (Accuracy, BinaryAccuracy, CategoricalAccurac
                                     sparse_top_k_categorical_accuracy,
                                     top_k_categorical_accuracy)
 from grebe.metrics.confusion import AUC, Precision, Recall
-from grebe.metrics.hinge import Hinge, SquaredHinge, hinge, squared_hinge
+from grebe.metrics.confusion_counts import (FalseNegatives, FalsePositives,
+                                            PrecisionAtRecall, RecallAtPrecision,
+                                            SensitivityAtSpecificity, SpecificityAtSensitivity,
+                                            TrueNegatives, TruePositives)
+from grebe.metrics.correlation import (ConcordanceCorrelation, PearsonCorrelation,
+                                       concordance_correlation, pearson_correlation)
+from grebe.metrics.f_score import F1Score, FBetaScore
+from grebe.metrics.hinge import (CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge,
+                                 squared_hinge)
+from grebe.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from grebe.metrics.metric import Mean, MeanMetricWrapper, Metric, Reduce, Sum, _snake
 from grebe.metrics.probabilistic import (BinaryCrossentropy, CategoricalCrossentropy,
                                          KLDivergence, Poisson, SparseCategoricalCrossentropy,
                                          binary_crossentropy, categorical_crossentropy,
                                          kl_divergence, poisson, sparse_categorical_crossentropy)
-from grebe.metrics.regression import (MeanAbsoluteError, MeanAbsolutePercentageError,
-                                      MeanSquaredError, MeanSquaredLogarithmicError,
-                                      RootMeanSquaredError, mean_absolute_error,
-                                      mean_absolute_percentage_error, mean_squared_error,
-                                      mean_squared_logarithmic_error)
+from grebe.metrics.regression import (CosineSimilarity, LogCoshError, MeanAbsoluteError,
+                                      MeanAbsolutePercentageError, MeanSquaredError,
+                                      MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError,
+                                      mean_absolute_error, mean_absolute_percentage_error,
+                                      mean_squared_error, mean_squared_logarithmic_error)
+from grebe.metrics.metric import _loss_metric
+
+# Loss functions Keras also exports as metrics (run without gradients).
+huber = _loss_metric("huber")
+log_cosh = _loss_metric("log_cosh")
+binary_focal_crossentropy = _loss_metric("binary_focal_crossentropy")
+categorical_focal_crossentropy = _loss_metric("categorical_focal_crossentropy")
 
 
 # ---- lookup -----------------------------------------------------------------------------------
@@ -37,7 +53,11 @@ _CLASSES = {c.__name__: c for c in (
     MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
     RootMeanSquaredError, BinaryCrossentropy, CategoricalCrossentropy,
     SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge, SquaredHinge, Precision,
-    Recall, AUC)}
+    Recall, AUC, TruePositives, FalsePositives, TrueNegatives, FalseNegatives,
+    PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity,
+    F1Score, FBetaScore, R2Score, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU,
+    CosineSimilarity, LogCoshError, CategoricalHinge, PearsonCorrelation,
+    ConcordanceCorrelation, MeanMetricWrapper)}
 _BY_NAME = {
     "accuracy": Accuracy, "acc": Accuracy, "binary_accuracy": BinaryAccuracy,
     "categorical_accuracy": CategoricalAccuracy,
@@ -54,25 +74,58 @@ _BY_NAME = {
     CategoricalCrossentropy, "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "kl_divergence": KLDivergence, "kld": KLDivergence, "poisson": Poisson, "hinge": Hinge,
     "squared_hinge": SquaredHinge, "precision": Precision, "recall": Recall, "auc": AUC,
+    "categorical_hinge": CategoricalHinge, "cosine_similarity": CosineSimilarity,
+    "logcosh": LogCoshError, "log_cosh": LogCoshError, "r2_score": R2Score,
+    "f1_score": F1Score, "fbeta_score": FBetaScore,
+    "pearson_correlation": PearsonCorrelation,
+    "concordance_correlation": ConcordanceCorrelation,
 }
+
+
+def serialize(metric) -> dict:
+    """A Metric as Keras's {"module", "class_name", "config", "registered_name"} dict."""
+    from grebe import registry
+
+    if not isinstance(metric, Metric):
+        raise TypeError(f"metrics.serialize: expected a Metric, received {metric!r}")
+    return {"module": "grebe.metrics", "class_name": type(metric).__name__,
+            "config": metric.get_config(),
+            "registered_name": registry.get_registered_name(type(metric))}
+
+
+def deserialize(config, custom_objects=None) -> Metric:
+    """A Metric from serialize()'s dict or a name."""
+    from grebe import registry
+
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"metrics.deserialize: expected a dict with 'class_name', received "
+                         f"{config!r}")
+    name = config["class_name"]
+    cls = registry.lookup(config.get("registered_name"), name,
+                          custom_objects=custom_objects) or _CLASSES.get(name)
+    if cls is None:
+        raise ValueError(f"metrics.deserialize: unknown metric '{name}': pass custom_objects="
+                         f"{{'{name}': {name}}} or register it")
+    return cls.from_config(config.get("config") or {})
 
 
 def get(identifier) -> Metric:
     """A Metric from a name ('accuracy', 'mse', 'AUC', ...), a config dict, a Metric (returned
     as is) or a per-sample function (wrapped in MeanMetricWrapper)."""
+    from grebe import registry
+
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier) or _CLASSES.get(identifier) or \
-            _BY_NAME.get(identifier.lower())
+            _BY_NAME.get(identifier.lower()) or registry.lookup(identifier)
         if cls is None:
             raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
-        return cls()
+        return cls() if isinstance(cls, type) else get(cls)
     if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"metrics.get: unknown metric config {identifier!r}")
-        return cls.from_config(identifier.get("config", {}))
+        return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):

@@ -1,4 +1,4 @@
-"""Hinge metrics: hinge and squared hinge (the loss functions, run without gradients)."""
+"""Hinge metrics: hinge, squared hinge and categorical hinge (the loss functions, run without gradients)."""
 from __future__ import annotations
 
 from grebe.metrics.metric import _loss_metric, MeanMetricWrapper
@@ -6,6 +6,7 @@ from grebe.metrics.metric import _loss_metric, MeanMetricWrapper
 
 hinge = _loss_metric("hinge")
 squared_hinge = _loss_metric("squared_hinge")
+categorical_hinge = _loss_metric("categorical_hinge")
 
 
 class Hinge(MeanMetricWrapper):
@@ -20,3 +21,10 @@ class SquaredHinge(MeanMetricWrapper):
 
     def __init__(self, name="squared_hinge", dtype=None):
         super().__init__(squared_hinge, name=name, dtype=dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """Running mean of the categorical hinge loss."""
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name=name, dtype=dtype)

@@ -70,6 +70,22 @@ class Metric:
     def __init__(self, dtype=None, name=None):
         self.name = name or _snake(type(self).__name__)
         self.dtype = dtype or "float32"
+        self._tracked_variables = []
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
+                     name=None):
+        """A state Variable of this metric (Keras 3: update it with assign/assign_add in
+        update_state, read it in result; the default reset_state zeroes it)."""
+        from grebe.variables import Variable
+
+        name = name or f"variable_{len(self._tracked_variables)}"
+        v = Variable(initializer, shape=shape, dtype=dtype or self.dtype, trainable=False,
+                     name=name, path=f"{self.name}/{name}")
+        self.__dict__.setdefault("_tracked_variables", []).append(v)
+        return v
+
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None):
+        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, name=name)
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError
@@ -78,7 +94,13 @@ class Metric:
         raise NotImplementedError
 
     def reset_state(self):
-        raise NotImplementedError
+        """Zeroes the variables made with add_variable (subclasses with other state
+        override it)."""
+        tracked = self.__dict__.get("_tracked_variables")
+        if not tracked:
+            raise NotImplementedError(f"{type(self).__name__} must implement reset_state()")
+        for v in tracked:
+            v.assign(np.zeros(v.shape, v.dtype))
 
     def __call__(self, *args, **kwargs):
         """Updates the state and returns the current result, as Keras's metric(...)."""
@@ -87,7 +109,8 @@ class Metric:
 
     @property
     def variables(self) -> list:
-        return [getattr(self, v) for v in getattr(self, "_state_names", ())]
+        return list(self.__dict__.get("_tracked_variables", ())) + \
+            [getattr(self, v) for v in getattr(self, "_state_names", ())]
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}

@@ -46,6 +46,12 @@ def _name_of(fn) -> str:
     return str(name)
 
 
+def as_loss_tensor(name, value, y_pred):
+    from grebe.losses.loss import as_loss_tensor as check
+
+    return check(name, value, y_pred)
+
+
 class LossFn:
     """One output's loss: `fn(y_true, y_pred, sample_weight)` -> scalar Tensor, whether `fn` is a
     Loss object (it reduces, weighting samples itself) or a plain function returning one value
@@ -77,14 +83,11 @@ class LossFn:
                 out = self.fn(y_true, y_pred)
             else:
                 out = self.fn(y_true, y_pred, sample_weight=sample_weight)
-            if not isinstance(out, Tensor):
-                out = Tensor(np.asarray(out, dtype=np.float32))
+            out = as_loss_tensor(self.name, out, y_pred)
             if out.ndim == 0:
                 return out
             return _reduce(out, None)
-        out = self.fn(y_true, y_pred)
-        if not isinstance(out, Tensor):
-            out = Tensor(np.asarray(out, dtype=np.float32))
+        out = as_loss_tensor(self.name, self.fn(y_true, y_pred), y_pred)
         return _reduce(out, sample_weight)
 
 
@@ -224,6 +227,8 @@ def _resolve_metric(identifier, loss_fn, y_true, y_pred):
                             f"fn(y_true, y_pred); received {identifier!r}")
         name = identifier if isinstance(identifier, str) else None
         m = FnMetric(m, name)
+    elif isinstance(identifier, str) and identifier.lower() not in ("accuracy", "acc"):
+        m.name = identifier  # Keras logs a metric under the name the user wrote ('mae')
     return m
 
 

@@ -165,8 +165,8 @@ class ArrayAdapter:
 
     def _pack(self, leaves):
         if self._simple:
-            return tuple(leaves)
-        return tree.pack_like((self.x, self.y, self.sw), iter(leaves))
+            return pack(*leaves)
+        return pack(*tree.pack_like((self.x, self.y, self.sw), iter(leaves)))
 
     def _gather(self, idx, k):
         if self._buffers is None:
@@ -208,6 +208,16 @@ def _rng():
     from grebe import random as grebe_random
 
     return grebe_random.generator()
+
+
+def pack(x, y=None, sample_weight=None) -> tuple:
+    """The batch as Keras hands it to train_step: (x,), (x, y) or (x, y, sample_weight) —
+    sample weights only when given."""
+    if y is None and sample_weight is None:
+        return (x,)
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
 
 
 def unpack(batch):
@@ -259,8 +269,8 @@ class IterableAdapter:
     @staticmethod
     def _convert(batch):
         x, y, sw = unpack(batch)
-        return standardize(x, "batch x"), standardize(y, "batch y"), \
-            standardize(sw, "batch sample_weight")
+        return pack(standardize(x, "batch x"), standardize(y, "batch y"),
+                    standardize(sw, "batch sample_weight"))
 
 
 def make_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False,

@@ -22,7 +22,7 @@ class KerasTensor:
     no values; it records which layer call (node) produced it."""
 
     _grebe_symbolic = True
-    __slots__ = ("shape", "dtype", "name", "_node", "_index")
+    __slots__ = ("shape", "dtype", "name", "_node", "_index", "_keras_mask")
 
     def __init__(self, shape, dtype="float32", name=None, node=None, index=0):
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -30,6 +30,7 @@ class KerasTensor:
         self.name = name
         self._node = node
         self._index = index
+        self._keras_mask = None  # a boolean KerasTensor when a layer before made a mask
 
     @property
     def ndim(self) -> int:
@@ -163,8 +164,42 @@ def symbolic_call(layer, inputs, args, kwargs):
         result = _pack_shapes(out_shapes, it)
         node.output_structure = True
     node.outputs = outputs
+    _symbolic_masks(layer, inputs, kwargs.get("mask"), outputs)
     _inbound_nodes(layer).append(node)
     return result
+
+
+def _symbolic_masks(layer, inputs, mask, outputs) -> None:
+    """Sets `_keras_mask` on the outputs (as Keras does on symbolic tensors): the input's mask
+    passed along by a layer that supports masking, or the shape of what the layer's own
+    compute_mask makes, found by running it on zeros."""
+    first = tree.flatten(inputs)[0]
+    in_mask = mask if mask is not None else getattr(first, "_keras_mask", None)
+    if type(layer).compute_mask is Layer.compute_mask:
+        if in_mask is not None and layer.supports_masking and len(outputs) == 1:
+            outputs[0]._keras_mask = in_mask
+        return
+
+    def zeros(t):
+        if isinstance(t, KerasTensor):
+            return Tensor(np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype))
+        return t
+
+    concrete_mask = None
+    if in_mask is not None:
+        concrete_mask = Tensor(np.ones(tuple(1 if d is None else d for d in in_mask.shape), bool))
+    try:
+        with autograd.no_grad():
+            masks = layer.compute_mask(tree.map_structure(zeros, inputs), concrete_mask)
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return  # a compute_mask that needs real values: leave the symbolic mask unknown
+    if masks is None:
+        return
+    masks = list(masks) if isinstance(masks, (list, tuple)) else [masks]
+    for out, m in zip(outputs, masks):
+        if m is not None:  # a mask covers the leading axes of its output (batch, time, ...)
+            out._keras_mask = KerasTensor(out.shape[:len(np.shape(m))], "bool",
+                                          f"{out.name}_mask")
 
 
 def _shapes_by_running(layer, inputs, args, kwargs):
@@ -172,7 +207,11 @@ def _shapes_by_running(layer, inputs, args, kwargs):
     the inputs' shapes and dtypes (unknown sizes as 1), batch axis kept symbolic."""
     def zeros(t):
         if isinstance(t, KerasTensor):
-            return Tensor(np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype))
+            z = Tensor(np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype))
+            if t._keras_mask is not None:  # layers that need the mask see one (all kept)
+                z._keras_mask = Tensor(np.ones(tuple(1 if d is None else d
+                                                     for d in t._keras_mask.shape), bool))
+            return z
         return t
 
     first = tree.flatten(inputs)[0]

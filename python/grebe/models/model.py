@@ -135,7 +135,10 @@ class Model(Trainer, Layer):
             kwargs["training"] = training
         if takes_mask and mask is not None:
             kwargs["mask"] = mask
-        return self.call(inputs, *args, **kwargs)
+        with layer_module.CallContext(self):
+            out = self.call(inputs, *args, **kwargs)
+        layer_module.check_outputs(self, out)
+        return out
 
     def call(self, inputs, training=None, mask=None):
         raise NotImplementedError(f"{type(self).__name__}: a subclassed Model must define "
@@ -210,6 +213,12 @@ class Model(Trainer, Layer):
         from grebe import saving
 
         return saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as a JSON string (grebe.models.model_from_json reads it back)."""
+        from grebe.models.cloning import model_to_json
+
+        return model_to_json(self, **kwargs)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
                **kwargs):

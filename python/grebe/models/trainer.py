@@ -88,9 +88,10 @@ class Trainer(CompileMixin):
         return [w for w in self.trainable_weights if w.requires_grad]
 
     def train_step(self, data):
-        """One optimizer step on a batch (x, y, sample_weight); returns None (the running
-        metrics are read by the loop only when needed) or, in overrides, a logs dict."""
-        x, y, sw = data
+        """One optimizer step on a batch as the user gave it ((x,), (x, y) or (x, y,
+        sample_weight)); returns None (the running metrics are read by the loop only when
+        needed) or, in overrides, a logs dict."""
+        x, y, sw = data_adapter.unpack(data)
         with autograd.enable_grad():
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sw, training=True)
@@ -116,7 +117,7 @@ class Trainer(CompileMixin):
         return None
 
     def test_step(self, data):
-        x, y, sw = data
+        x, y, sw = data_adapter.unpack(data)
         y_pred = self(x, training=False)
         loss = self.compute_loss(x, y, y_pred, sw, training=False)
         self._loss_tracker.update_state(float(loss.data), _batch_len(x))
@@ -124,7 +125,7 @@ class Trainer(CompileMixin):
         return None
 
     def predict_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
+        x, _, _ = data_adapter.unpack(data)
         return self(x, training=False)
 
     def _logs_from(self, out) -> dict:
@@ -332,7 +333,7 @@ class Trainer(CompileMixin):
             if sw is not None:
                 raise ValueError(f"{what}: give class_weight or sample_weight, not both")
             sw = data_adapter.class_weight_to_sample_weight(y, class_weight, what)
-        return x, y, sw
+        return data_adapter.pack(x, y, sw)
 
     @exclusive
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,

@@ -28,6 +28,14 @@ from grebe.saving.json_config import serialize_object
 from grebe.saving.model_file import load_model, save_model
 from grebe.saving.weights_file import load_weights, save_weights
 from grebe.saving.weights_index import WeightsReport
+from grebe.saving.serialization_lib import (deserialize_keras_object,  # noqa: F401
+                                            serialize_keras_object)
+from grebe.registry import (CustomObjectScope, custom_object_scope,  # noqa: F401
+                            get_custom_objects, get_registered_name, get_registered_object,
+                            register_keras_serializable)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "WeightsReport",
-           "serialize_object", "atomic_write", "MODEL_FORMAT", "WEIGHTS_FORMAT", "FORMAT_VERSION"]
+           "serialize_object", "atomic_write", "MODEL_FORMAT", "WEIGHTS_FORMAT", "FORMAT_VERSION",
+           "serialize_keras_object", "deserialize_keras_object", "register_keras_serializable",
+           "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+           "get_registered_name", "get_registered_object"]

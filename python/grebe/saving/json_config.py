@@ -34,10 +34,13 @@ def serialize_object(obj):
         return {str(k): serialize_object(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [serialize_object(v) for v in obj]
+    from grebe import registry
+
     if hasattr(obj, "get_config") and not isinstance(obj, type):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+        return {"class_name": type(obj).__name__, "config": obj.get_config(),
+                "registered_name": registry.get_registered_name(type(obj))}
     if callable(obj) and hasattr(obj, "__name__"):
-        return obj.__name__
+        return registry.get_registered_name(obj)  # a custom function: found again by name
     raise TypeError(f"cannot serialize {obj!r} in a compile config")
 
 
@@ -78,14 +81,17 @@ def _from_json(module_name, v, custom_objects):
     become objects."""
     if isinstance(v, list):
         return [_from_json(module_name, e, custom_objects) for e in v]
+    from grebe import registry
+
     if isinstance(v, str):
-        return (custom_objects or {}).get(v, v)
+        found = registry.lookup(v, custom_objects=custom_objects)
+        return v if found is None else found
     if not isinstance(v, dict):
         return v
     if "class_name" not in v:  # one entry per output
         return {k: _from_json(module_name, e, custom_objects) for k, e in v.items()}
     name, config = v["class_name"], v.get("config") or {}
-    cls = (custom_objects or {}).get(name)
+    cls = registry.lookup(v.get("registered_name"), name, custom_objects=custom_objects)
     if cls is None:
         import importlib
 

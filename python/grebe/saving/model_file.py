@@ -109,18 +109,33 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
                safe_mode: bool = True):
     """Rebuilds a model saved with save_model: architecture, weights and, with compile=True,
     the compile config and the optimizer state, so that training continues exactly. A path
-    ending in .keras is read as a Keras 3 archive (saving/keras_files.py; safe_mode as Keras)."""
+    ending in .keras is read as a Keras 3 archive (saving/keras_files.py; safe_mode as Keras).
+
+    custom_objects (name -> class or function) are visible to everything the file names
+    (layers, activations, losses, metrics), as inside grebe.saving.custom_object_scope.
+    safe_mode=True (Keras's default) refuses to rebuild anything that would run code stored
+    in the file (a Lambda layer's Python function)."""
+    from grebe import registry
+
     filepath = os.fspath(filepath)
     if filepath.endswith(".keras"):
         from grebe.saving import keras_files
 
-        return keras_files.load_keras(filepath, custom_objects, compile, safe_mode)
+        with registry.custom_object_scope(custom_objects or {}), \
+                registry.safe_mode_scope(safe_mode):
+            return keras_files.load_keras(filepath, custom_objects, compile, safe_mode)
     blob = _read_bytes(filepath)
     if not blob.startswith(b"PK"):
         hint = ""
         if len(blob) >= 8 and blob[8:9] == b"{":
             hint = " (this looks like a weights file: build the model, then load_weights)"
         raise ValueError(f"{filepath}: not a grebe model file (not a zip archive){hint}")
+    with registry.custom_object_scope(custom_objects or {}), registry.safe_mode_scope(safe_mode):
+        return _load_archive(filepath, blob, custom_objects, compile)
+
+
+def _load_archive(filepath, blob, custom_objects, compile):
+    """The model in a grebe archive, built within what its tensors declare."""
     built = {}
 
     def build(config, entries):  # after the tensor header is read, before its data is

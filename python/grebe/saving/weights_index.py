@@ -117,7 +117,7 @@ def _assign(model, tensors, file_groups, *, by_name, skip_mismatch, source) -> W
     todo = []
     for (name, layer, ws, keys), fgroup in _pair_groups(model_groups, file_groups, by_name,
                                                        skip_mismatch, source, report):
-        names = [w.name or k for w, k in zip(ws, keys)]
+        names = [getattr(w, "path", None) or w.name or k for w, k in zip(ws, keys)]
         if fgroup is None:
             report.skipped += [(n, "no weights for this layer in the file") for n in names]
             continue
