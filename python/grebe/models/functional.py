@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grebe.layers import fusion
 from grebe.layers import layer as layer_module
 from grebe.layers.layer import Layer
 from grebe.models import tree
@@ -163,6 +164,7 @@ class Functional(Model):
                 raise ValueError(f"Model: inputs must come from grebe.Input; {t} is the output "
                                  f"of layer '{t._node.layer.name}'")
         self._exec_nodes, layers = map_graph(self._inputs, self._outputs)
+        self._steps = fusion.plan_graph(self._exec_nodes, self._outputs)
         names = [la.name for la in layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -230,9 +232,16 @@ class Functional(Model):
         kind = type(self).__name__ if type(self) is not Functional else "Model"
         for spec, x in zip(self._inputs, flat):
             values[spec] = check_input(kind, self.name, spec, x)
-        for node in self._exec_nodes:
-            for t, v in zip(node.outputs, node.run(values, training)):
-                values[t] = v
+        for step in self._steps:
+            node = step[0]
+            if len(step) == 1:
+                for t, v in zip(node.outputs, node.run(values, training)):
+                    values[t] = v
+            else:  # a fused pair (grebe.layers.fusion): a's output goes only into b
+                b = step[1]
+                t = training if node.training is None else node.training
+                values[b.outputs[0]] = fusion.run_pair(node.layer, b.layer,
+                                                       values[node.call_inputs], t)
         if len(self._outputs) == 1 and not isinstance(self._output_struct, dict):
             return values[self._outputs[0]]  # Keras unpacks a one-element output list
         it = iter([values[t] for t in self._outputs])

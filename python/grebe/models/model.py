@@ -113,6 +113,16 @@ class Model(Trainer, Layer):
                       expand_nested=expand_nested, show_trainable=show_trainable,
                       layer_range=layer_range)
 
+    def fusion_plan(self) -> list:
+        """The layer pairs this model runs as one fused kernel, as (first, second) layer names
+        (the rule is grebe.layers.fusion; summary() lists them too)."""
+        pairs = []
+        for step in getattr(self, "_steps", ()):
+            if len(step) == 2:
+                first, second = (getattr(s, "layer", s) for s in step)
+                pairs.append((first.name, second.name))
+        return pairs
+
     # ---- calling -----------------------------------------------------------------------------
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         flat = tree.flatten(inputs) if tree.is_nested(inputs) else None
