@@ -42,8 +42,10 @@ def _as_array(data, dtype=None) -> np.ndarray:
 class Tensor:
     """An n-dimensional float32 array that records the operations applied to it."""
 
+    # _keras_logits / _logits_kind are set only on softmax and sigmoid outputs (Keras's
+    # _keras_logits): the tensor they were computed from, for crossentropy losses.
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_index", "name", "trainable",
-                 "_keras_mask", "__weakref__")
+                 "_keras_mask", "_keras_logits", "_logits_kind", "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
