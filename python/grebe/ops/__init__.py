@@ -2,7 +2,7 @@
 
 One op family per module; this package re-exports them all as `grebe.ops.<name>`.
 """
-import sys as _sys
+from grebe.tensor import define_operators as _define_operators
 from grebe.ops.arithmetic import add, divide, multiply, negative, subtract  # noqa: F401
 from grebe.ops.reduce import sum  # noqa: F401,A001
 from grebe.ops.matmul import matmul  # noqa: F401
@@ -26,5 +26,10 @@ from grebe.ops.loss import (sigmoid_cross_entropy, softmax_cross_entropy,  # noq
 
 from grebe.ops.rnn import gru, lstm, simple_rnn  # noqa: F401
 
-# The Tensor operators (+, *, @, .sum(), ...) call into this package.
-_sys.modules["grebe.tensor"]._ops = _sys.modules[__name__]
+# The Tensor operators (+, *, @, .sum(), ...) are these functions (grebe.tensor sits below ops
+# and cannot import them).
+_define_operators(
+    add=add, subtract=subtract, multiply=multiply, divide=divide, negative=negative, power=power,
+    matmul=matmul, abs=abs, getitem=getitem, sum=sum, mean=mean, max=max, min=min,
+    reshape=reshape, transpose=transpose, exp=exp, log=log, sqrt=sqrt, relu=relu,
+    sigmoid=sigmoid, tanh=tanh, softmax=softmax, log_softmax=log_softmax, clip=clip)
