@@ -18,6 +18,8 @@ import re
 import numpy as np
 
 from grebe import autograd
+from grebe.graph import symbolic_call
+from grebe.serialization import add_layer_class
 from grebe.tensor import Tensor
 
 _name_counts: dict = {}
@@ -54,10 +56,6 @@ def serialize_arg(obj):
     return getattr(obj, "__name__", repr(obj))
 
 
-# Set by grebe.models.graph: called when a layer is called on a symbolic KerasTensor.
-symbolic_call_hook = None
-
-
 def is_symbolic(x) -> bool:
     return getattr(x, "_grebe_symbolic", False)
 
@@ -74,6 +72,10 @@ class Layer:
     """Base class of every layer. Subclasses override build/call/compute_output_shape/get_config."""
 
     _call_flags_cache: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        add_layer_class(cls)  # so that deserialize finds it by name
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None,
                  input_shape=None, batch_size=None, input_dim=None, **kwargs):
@@ -245,6 +247,8 @@ class Layer:
         out = tuple(y.shape)
         return (input_shape[0],) + out[1:]
 
+    compute_output_shape.runs_the_layer = True  # symbolic calls run such layers on zeros
+
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
@@ -265,11 +269,9 @@ class Layer:
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
-        if is_symbolic(first):
-            if symbolic_call_hook is None:
-                raise RuntimeError("symbolic call before grebe.models was imported")
-            return symbolic_call_hook(self, inputs, args, dict(kwargs, training=training,
-                                                               mask=mask))
+        if is_symbolic(first):  # record a node of the functional graph (grebe.graph)
+            return symbolic_call(self, inputs, args, dict(kwargs, training=training,
+                                                          mask=mask))
         if isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(x if isinstance(x, Tensor) or x is None else Tensor(x)
                                   for x in inputs)
@@ -292,7 +294,7 @@ class Layer:
             out._keras_mask = self.compute_mask(inputs, mask)
         return out
 
-    # ---- functional API: grebe.models.graph records each symbolic call as a node ----------
+    # ---- functional API: grebe.graph records each symbolic call as a node -------------------
     @property
     def input(self):
         """The symbolic input of this layer's first symbolic call (as in Keras)."""
@@ -317,3 +319,6 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+add_layer_class(Layer)

@@ -1,4 +1,4 @@
-"""The functional API: Input / InputLayer and Functional models.
+"""The functional API: Functional models (Input / InputLayer live in grebe.layers.input_layer).
 
 Layers called on `grebe.Input` tensors record a graph (graph.py); `Model(inputs, outputs)`
 walks the recorded nodes back from the outputs and replays them, in order, on real data.
@@ -15,88 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from grebe import tree
+from grebe.graph import KerasTensor, Node, map_graph
 from grebe.layers import fusion
-from grebe.layers import layer as layer_module
-from grebe.layers.layer import Layer
-from grebe.models import tree
-from grebe.models.graph import KerasTensor, Node, _inbound_nodes, map_graph
+from grebe.layers.input_layer import Input, InputLayer
 from grebe.models.model import Model
 from grebe.tensor import Tensor
 
 __all__ = ["KerasTensor", "InputLayer", "Input", "Functional", "Node"]
-
-
-class InputLayer(Layer):
-    """The layer behind `grebe.Input`: it holds the batch shape and dtype of a model input."""
-
-    _is_input_layer = True
-
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-                 input_tensor=None, optional=False, name=None, batch_input_shape=None,
-                 input_shape=None, **kwargs):
-        kwargs.pop("ragged", None)
-        super().__init__(name=name or layer_module.unique_name("input_layer"), **kwargs)
-        if sparse:
-            raise ValueError(f"InputLayer '{self.name}': sparse inputs are not supported")
-        shape = input_shape if shape is None else shape
-        batch_shape = batch_input_shape if batch_shape is None else batch_shape
-        if shape is not None and batch_shape is not None:
-            raise ValueError(f"InputLayer '{self.name}': give shape or batch_shape, not both "
-                             f"(received shape={shape}, batch_shape={batch_shape})")
-        if batch_shape is None:
-            if shape is None:
-                raise ValueError(f"InputLayer '{self.name}': a shape is required, e.g. "
-                                 "grebe.Input(shape=(32, 32, 3))")
-            if isinstance(shape, (int, np.integer)):
-                shape = (shape,)
-            batch_shape = (batch_size,) + tuple(shape)
-        batch_shape = tuple(batch_shape)
-        if not all(d is None or (isinstance(d, (int, np.integer)) and d >= 0)
-                   for d in batch_shape):
-            raise ValueError(f"InputLayer '{self.name}': the shape must hold non-negative "
-                             f"integers or None, received batch_shape={batch_shape}")
-        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
-        self.input_dtype = str(np.dtype(dtype or "float32"))
-        # When the input is created implicitly (input_shape= or from data), integer data going
-        # into an Embedding-like first layer stays integer; otherwise data is cast to the dtype.
-        self._cast_ints = True
-        self.built = True
-        self._trainable = False
-        node = Node(self, None)
-        node.outputs = [KerasTensor(self.batch_shape, self.input_dtype, self.name, node, 0)]
-        node.inputs = []
-        _inbound_nodes(self).append(node)
-        self._output_tensor = node.outputs[0]
-
-    @property
-    def dtype(self) -> str:
-        return self.input_dtype
-
-    def call(self, inputs):
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def count_params(self) -> int:
-        return 0
-
-    def get_config(self) -> dict:
-        return {"batch_shape": list(self.batch_shape), "dtype": self.input_dtype,
-                "sparse": False, "name": self.name}
-
-
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-          tensor=None, optional=False) -> KerasTensor:  # noqa: N802 (Keras's name)
-    """A symbolic model input of `shape` (without the batch axis): `x = grebe.Input((28, 28, 1))`.
-
-    >>> import grebe
-    >>> grebe.Input(shape=(32,)).shape
-    (None, 32)
-    """
-    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name)
-    return layer._output_tensor
 
 
 def check_input(model_kind, model_name, spec: KerasTensor, x, cast_ints=True):

@@ -24,10 +24,10 @@ import inspect
 
 import numpy as np
 
-from grebe import autograd
+from grebe import autograd, tree
+from grebe.graph import symbolic_call
 from grebe.layers import layer as layer_module
 from grebe.layers.layer import Layer
-from grebe.models import tree
 from grebe.models.trainer import Trainer
 from grebe.tensor import Tensor
 
@@ -128,8 +128,7 @@ class Model(Trainer, Layer):
         flat = tree.flatten(inputs) if tree.is_nested(inputs) else None
         first = flat[0] if flat else inputs
         if layer_module.is_symbolic(first):
-            return layer_module.symbolic_call_hook(self, inputs, args,
-                                                   dict(kwargs, training=training, mask=mask))
+            return symbolic_call(self, inputs, args, dict(kwargs, training=training, mask=mask))
         if flat is None:
             if not isinstance(inputs, Tensor):
                 inputs = Tensor(inputs)

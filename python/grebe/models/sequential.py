@@ -14,7 +14,8 @@ there to build functional models from it (`grebe.Model(base.input, base.layers[-
 """
 from __future__ import annotations
 
-from grebe.layers import fusion, serialization
+from grebe import serialization
+from grebe.layers import fusion
 from grebe.layers.layer import Layer
 from grebe.models.functional import InputLayer, KerasTensor, check_input
 from grebe.models.model import Model, _is_shape
