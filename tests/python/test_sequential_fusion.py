@@ -55,8 +55,8 @@ def test_functional_model_fuses_like_sequential(monkeypatch):
     from grebe.layers import fusion
 
     calls = []
-    fused_op = ops.conv2d_relu_maxpool2d
-    monkeypatch.setattr(ops, "conv2d_relu_maxpool2d",
+    fused_op = ops.conv2d_relu_maxpool
+    monkeypatch.setattr(ops, "conv2d_relu_maxpool",
                         lambda *a: calls.append(1) or fused_op(*a))
 
     grebe.utils.set_random_seed(5)

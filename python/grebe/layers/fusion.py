@@ -2,7 +2,7 @@
 
 Today there is one fused pair: a Conv2D with activation='relu' whose output goes only into a
 MaxPooling2D with 'valid' padding and strides equal to its pool size. The pair runs as
-`ops.conv2d_relu_maxpool2d`, which never writes the conv output to memory: the same values
+`ops.conv2d_relu_maxpool`, which never writes the conv output to memory: the same values
 and gradients as the two layers one after the other (maxpool(relu(x)) = relu(maxpool(x))).
 
 Sequential and functional models ask this module for a plan (`plan_chain` for a stack of
@@ -28,8 +28,6 @@ from grebe import ops
 from grebe.tensor import Tensor
 
 __all__ = ["can_fuse", "blocked", "is_blocked", "run_pair", "plan_chain", "plan_graph"]
-
-_FUSED_OP = "conv2d_relu_maxpool2d"
 
 
 def can_fuse(first, second) -> bool:
@@ -81,7 +79,7 @@ def run_pair(first, second, x, training=None):
         first._build_once(tuple(x.shape))
     if not second.built:
         second._build_once(first.compute_output_shape(tuple(x.shape)))
-    return ops.conv2d_relu_maxpool2d(x, first.kernel, first.bias, first.strides, first.padding,
+    return ops.conv2d_relu_maxpool(x, first.kernel, first.bias, first.strides, first.padding,
                                      first.dilation_rate, tuple(second.pool_size))
 
 

@@ -16,7 +16,7 @@ from grebe.ops.activation import (elu, exponential, gelu, hard_sigmoid, hard_sil
                                   relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign,
                                   swish, tanh)
 from grebe.ops.dense import dense  # noqa: F401
-from grebe.ops.conv import conv1d, conv2d, conv2d_relu_maxpool2d  # noqa: F401
+from grebe.ops.conv import conv1d, conv2d, conv2d_relu_maxpool  # noqa: F401
 from grebe.ops.pool import (average_pool, avg_pool1d, avg_pool2d, global_avg_pool,  # noqa: F401
                             global_max_pool, max_pool, max_pool1d, max_pool2d)
 from grebe.ops.normalization import batch_norm, batch_normalization, layer_norm  # noqa: F401
