@@ -24,3 +24,26 @@ def median_times(fns: dict, repeats: int, budget: float, settle: float) -> dict:
         for k, fn in fns.items():
             samples[k].append(timer(fn, budget, settle))
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def interleaved_times(fns: dict, repeats: int, budget: float, settle: float = 0.0) -> dict:
+    """{name: [seconds per call, one per repeat]}: each function first sized to a block of about
+    `budget` seconds, then the blocks of all functions interleaved in every repeat (for ratios
+    taken per repeat, which a shared machine's swings hit alike)."""
+    number = {}
+    for name, fn in fns.items():  # warm up and size each block
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        number[name] = max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            if settle:
+                time.sleep(settle)
+                fn()
+            t0 = time.perf_counter()
+            for _ in range(number[name]):
+                fn()
+            times[name].append((time.perf_counter() - t0) / number[name])
+    return times
