@@ -53,7 +53,7 @@ def main():
         "relu": (lambda a, b: ops.relu(a), lambda a, b: torch.relu(a)),
         "sigmoid": (lambda a, b: ops.sigmoid(a), lambda a, b: torch.sigmoid(a)),
         "tanh": (lambda a, b: ops.tanh(a), lambda a, b: torch.tanh(a)),
-        "gelu": (lambda a, b: ops.gelu(a), lambda a, b: F.gelu(a)),
+        "gelu": (lambda a, b: ops.gelu(a, approximate=False), lambda a, b: F.gelu(a)),
         "silu": (lambda a, b: ops.silu(a), lambda a, b: F.silu(a)),
         "softmax": (lambda a, b: ops.softmax(a), lambda a, b: torch.softmax(a, -1)),
         "log_softmax": (lambda a, b: ops.log_softmax(a), lambda a, b: torch.log_softmax(a, -1)),

@@ -14,7 +14,7 @@ from grebe import _C
 from grebe.autograd import enable_grad, is_grad_enabled, no_grad
 from grebe.tensor import Tensor, tensor
 from grebe import ops  # noqa: E402  (sets the Tensor operators)
-from grebe.ops import matmul  # noqa: E402
+from grebe.ops.matmul import matmul  # noqa: E402
 
 
 def set_num_threads(n: int) -> None:
@@ -68,6 +68,8 @@ _LAZY = {
     "saving": "grebe.saving",
     "regularizers": "grebe.regularizers",
     "random": "grebe.random",
+    "backend": "grebe.backend",
+    "constraints": "grebe.constraints",
     "explain": "grebe.explain",
 }
 _LAZY_NAMES = {

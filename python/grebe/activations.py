@@ -16,8 +16,10 @@ from grebe.tensor import Tensor
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh",
            "gelu", "silu", "swish", "softplus", "softsign", "hard_silu", "hard_swish", "mish",
-           "log_sigmoid", "exponential", "linear", "softmax", "log_softmax", "get",
-           "serialize", "deserialize"]
+           "log_sigmoid", "exponential", "linear", "softmax", "log_softmax", "celu", "glu",
+           "hard_shrink", "hard_tanh", "soft_shrink", "sparse_plus", "sparse_sigmoid",
+           "sparsemax", "squareplus", "tanh_shrink", "threshold", "get", "serialize",
+           "deserialize"]
 
 
 def _fusable(name: str, alpha: float = 0.0):
@@ -142,13 +144,61 @@ def log_softmax(x, axis=-1):
     return ops.log_softmax(x, axis)
 
 
+# The rest of Keras 3.15's activations, composed in grebe.ops.nn.
+def celu(x, alpha=1.0):
+    return ops.celu(x, alpha)
+
+
+def glu(x, axis=-1):
+    return ops.glu(x, axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    return ops.hard_shrink(x, threshold)
+
+
+def hard_tanh(x):
+    return ops.hard_tanh(x)
+
+
+def soft_shrink(x, threshold=0.5):
+    return ops.soft_shrink(x, threshold)
+
+
+def sparse_plus(x):
+    return ops.sparse_plus(x)
+
+
+def sparse_sigmoid(x):
+    return ops.sparse_sigmoid(x)
+
+
+def sparsemax(x, axis=-1):
+    return ops.sparsemax(x, axis)
+
+
+def squareplus(x, b=4):
+    return ops.squareplus(x, b)
+
+
+def tanh_shrink(x):
+    return ops.tanh_shrink(x)
+
+
+def threshold(x, threshold, default_value):  # noqa: A002 (Keras's names)
+    return ops.threshold(x, threshold, default_value)
+
+
 _BY_NAME = {
     "relu": relu, "relu6": relu6, "leaky_relu": leaky_relu, "elu": elu, "selu": selu,
     "sigmoid": sigmoid, "hard_sigmoid": hard_sigmoid, "tanh": tanh, "gelu": gelu, "silu": silu,
     "swish": swish, "softplus": softplus, "softsign": softsign, "hard_silu": hard_silu,
     "hard_swish": hard_swish, "mish": mish, "log_sigmoid": log_sigmoid,
     "exponential": exponential, "linear": linear, "softmax": softmax,
-    "log_softmax": log_softmax,
+    "log_softmax": log_softmax, "celu": celu, "glu": glu, "hard_shrink": hard_shrink,
+    "hard_tanh": hard_tanh, "soft_shrink": soft_shrink, "sparse_plus": sparse_plus,
+    "sparse_sigmoid": sparse_sigmoid, "sparsemax": sparsemax, "squareplus": squareplus,
+    "tanh_shrink": tanh_shrink, "threshold": threshold,
 }
 _NAME_OF = {fn: name for name, fn in _BY_NAME.items() if name not in ("swish", "hard_swish")}
 

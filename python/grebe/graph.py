@@ -47,15 +47,32 @@ class KerasTensor:
                         "array. Call layers on it, then build a grebe.Model(inputs, outputs) and "
                         "call the model on data.")
 
-    def _no_ops(self, *args):
-        raise TypeError("Arithmetic on symbolic KerasTensors is not supported: use the merging "
-                        "layers (grebe.layers.Add, Subtract, Multiply, Concatenate, ...) or "
-                        "write a Layer whose call() does the math.")
-
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _no_ops
-    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = __pow__ = _no_ops
-    __getitem__ = _no_ops
+    # Operators record grebe.ops calls (grebe.models.op_node), as Keras's symbolic ops do.
+    def __add__(self, o): return _ops().add(self, o)
+    def __radd__(self, o): return _ops().add(o, self)
+    def __sub__(self, o): return _ops().subtract(self, o)
+    def __rsub__(self, o): return _ops().subtract(o, self)
+    def __mul__(self, o): return _ops().multiply(self, o)
+    def __rmul__(self, o): return _ops().multiply(o, self)
+    def __truediv__(self, o): return _ops().divide(self, o)
+    def __rtruediv__(self, o): return _ops().divide(o, self)
+    def __matmul__(self, o): return _ops().matmul(self, o)
+    def __rmatmul__(self, o): return _ops().matmul(o, self)
+    def __pow__(self, o): return _ops().power(self, o)
+    def __rpow__(self, o): return _ops().power(o, self)
+    def __neg__(self): return _ops().negative(self)
+    def __abs__(self): return _ops().abs(self)
+    def __getitem__(self, key): return _ops().get_item(self, key)
+    def __lt__(self, o): return _ops().less(self, o)
+    def __le__(self, o): return _ops().less_equal(self, o)
+    def __gt__(self, o): return _ops().greater(self, o)
+    def __ge__(self, o): return _ops().greater_equal(self, o)
     __hash__ = object.__hash__
+
+
+def _ops():
+    from grebe import ops
+    return ops
 
 
 class Node:

@@ -321,6 +321,7 @@ variance_scaling, orthogonal = VarianceScaling, Orthogonal
 glorot_uniform, glorot_normal, he_normal, he_uniform = GlorotUniform, GlorotNormal, HeNormal, \
     HeUniform
 lecun_normal, lecun_uniform = LecunNormal, LecunUniform
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal  # Keras 3's long names
 
 
 def serialize(initializer) -> dict:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
+import numpy as np
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
+           "orthogonal_regularizer", "get", "serialize", "deserialize"]
 
 
 def _factor(value, arg: str, who: str) -> float:
@@ -97,8 +100,44 @@ class L1L2(Regularizer):
         return {"l1": self.l1, "l2": self.l2}
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (mode='rows') or columns (mode='columns') of a 2-D weight towards
+    orthogonality: factor * mean over pairs of |cos(angle)| between the L2-normalized vectors
+    (the off-diagonal entries of their Gram matrix)."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _factor(factor, "factor", "OrthogonalRegularizer")
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', "
+                             f"received mode={mode!r}")
+        self.mode = mode
+
+    def __call__(self, x):
+        ops = _ops()
+        if len(x.shape) != 2:
+            raise ValueError(f"OrthogonalRegularizer: expected a 2-D weight, received shape "
+                             f"{tuple(x.shape)}")
+        if self.mode == "rows":
+            v = ops.normalize(x, axis=1)
+            gram = ops.matmul(v, ops.transpose(v))
+        else:
+            v = ops.normalize(x, axis=0)
+            gram = ops.matmul(ops.transpose(v), v)
+        n = gram.shape[0]
+        off = ops.abs(gram) * (1.0 - np.eye(n, dtype=np.float32))
+        pairs = max(n * (n - 1) / 2.0, 1.0)
+        return ops.sum(off) * (self.factor * 0.5 / pairs)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+# Keras 3's lower-case aliases.
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+
 _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "l1": L1, "l2": L2, "l1_l2": L1L2,
-            "l1l2": L1L2}
+            "l1l2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer,
+            "orthogonal_regularizer": OrthogonalRegularizer}
 
 
 def serialize(regularizer) -> dict:

@@ -18,27 +18,14 @@ import re
 import numpy as np
 
 from grebe import autograd
+from grebe.backend import reset_names, unique_name  # noqa: F401 (the name counters live there)
 from grebe.graph import symbolic_call
 from grebe.serialization import add_layer_class
 from grebe.tensor import Tensor
 
-_name_counts: dict = {}
-
-
 def _snake(name: str) -> str:
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # Keras: Conv2D -> conv2d
-
-
-def unique_name(base: str) -> str:
-    n = _name_counts.get(base, 0)
-    _name_counts[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
-
-
-def reset_names() -> None:
-    """Restarts the automatic layer names (dense, dense_1, ...) as Keras's clear_session."""
-    _name_counts.clear()
 
 
 def serialize_arg(obj):
@@ -140,6 +127,10 @@ class Layer:
             from grebe import regularizers
 
             self._regularized.append((w, regularizers.get(regularizer)))
+        if constraint is not None:  # projected after each optimizer step
+            from grebe import constraints
+
+            constraints.attach(w, constraint)
         return w
 
     @property

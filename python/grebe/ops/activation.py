@@ -253,7 +253,7 @@ def _softmax(x, axis, log: bool, name: str) -> Tensor:
     if axis == -1 or axis == ndim - 1:  # the common case, without axis normalization
         y = Softmax.apply(x, log)
         return y if log else with_logits(y, x, "softmax")
-    from grebe.ops.shape import reshape, transpose
+    from grebe.ops.shape_ops import reshape, transpose
 
     axes = norm_axes(name, axis, ndim)
     if axes == (ndim - 1,):

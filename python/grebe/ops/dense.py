@@ -123,7 +123,7 @@ def dense(x, kernel, bias=None, activation=None, alpha: float | None = None) -> 
     if bias is not None and bias.shape != (ks[1],):
         raise ValueError(f"dense: bias must have shape ({ks[1]},), received {bias.shape}")
     if len(xs) == 1:
-        from grebe.ops.shape import reshape
+        from grebe.ops.shape_ops import reshape
         return reshape(dense(reshape(x, (1, -1)), kernel, bias, activation, alpha),
                        (kernel.shape[1],))
     if code == ROW_SOFTMAX:  # the output carries z = x @ kernel + bias as its logits

@@ -9,13 +9,21 @@ updates, and PyTorch-style `step()` / `zero_grad()` for custom loops.
 from __future__ import annotations
 
 from grebe.optimizers import schedules  # noqa: F401
+from grebe.optimizers.adadelta import Adadelta, Ftrl
+from grebe.optimizers.adafactor import Adafactor
 from grebe.optimizers.adagrad import Adagrad
 from grebe.optimizers.adam import Adam, AdamW
+from grebe.optimizers.adamax import Adamax, Lamb, Nadam
+from grebe.optimizers.lion import Lion
+from grebe.optimizers.loss_scale import LossScaleOptimizer
+from grebe.optimizers.multi import MultiOptimizer, OptimizerMap
 from grebe.optimizers.optimizer import Optimizer
 from grebe.optimizers.rmsprop import RMSprop
 from grebe.optimizers.sgd import SGD
 
-_ALL = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+_ALL = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+        "adamax": Adamax, "nadam": Nadam, "lamb": Lamb, "lion": Lion, "adadelta": Adadelta,
+        "ftrl": Ftrl, "adafactor": Adafactor, "lossscaleoptimizer": LossScaleOptimizer}
 
 
 def serialize(optimizer: Optimizer) -> dict:
@@ -55,5 +63,7 @@ def get(identifier) -> Optimizer:
     raise ValueError(f"optimizers.get: could not interpret optimizer identifier: {identifier!r}")
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get",
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam",
+           "Lamb", "Lion", "Adadelta", "Ftrl", "Adafactor", "LossScaleOptimizer",
+           "MultiOptimizer", "OptimizerMap", "schedules", "get",
            "serialize", "deserialize"]

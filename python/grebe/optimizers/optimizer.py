@@ -23,6 +23,7 @@ import re
 import numpy as np
 
 from grebe import _C
+from grebe import constraints as _constraints
 from grebe.optimizers import schedules
 from grebe.tensor import Tensor
 
@@ -193,6 +194,10 @@ class Optimizer:
         arrays = [self._as_grad(g, w) for g, w in pairs]
         self._apply_arrays([w for _, w in pairs], arrays)
 
+    def scale_loss(self, loss):
+        """loss * loss_scale_factor (when set), as Keras's train_step scales before backward."""
+        return loss * self.loss_scale_factor if self.loss_scale_factor else loss
+
     def apply_gradients(self, grads_and_vars):
         """`apply` for (gradient, weight) pairs, as tf.keras's apply_gradients."""
         pairs = list(grads_and_vars)
@@ -254,6 +259,8 @@ class Optimizer:
         self._update([w.data for w in weights], grads, slots, lr, wd, gscale,
                      self.clipvalue or 0.0)
         self._iterations += 1
+        if _constraints._attached:  # weights with kernel_constraint= etc., as Keras's apply
+            _constraints.apply_to(weights)
 
     def _position(self, w) -> int:
         i = self._index.get(id(w))
