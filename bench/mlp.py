@@ -2,7 +2,9 @@
 process, same data, same threads. A step is forward, loss (sparse softmax cross-entropy on
 logits), backward and the optimizer update (grebe: optimizer.step() + zero_grad()).
 
-    PYTHONPATH=python python bench/mlp.py [--threads 2] [--steps 2000] [--rounds 5]
+    python bench/mlp.py [--threads 2] [--steps 2000] [--rounds 5]
+
+(the installed grebe; PYTHONPATH=python for an in-tree build).
 
 Prints the median us/step of each (over rounds that interleave the two libraries, so both see
 the same machine load), the ratio torch/grebe, grebe's step broken into phases, and the Python
@@ -15,12 +17,9 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 
 
 def parse_args():
@@ -29,6 +28,9 @@ def parse_args():
     p.add_argument("--steps", type=int, default=2000, help="timed steps per round")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="cpu: time.process_time (CPU seconds of this process): for a machine "
+                        "loaded by others, with --threads 1")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                  "mlp.json"))
     return p.parse_args()
@@ -97,13 +99,20 @@ def torch_setup(threads):
     return step
 
 
+CLOCK = time.perf_counter
+
+
 def time_steps(step, xs, ys, n):
+    """Seconds per step of n steps; with the cpu clock, steps are timed in groups of 20 (the
+    process clock ticks too coarsely for one step) and each group's mean is repeated."""
     times = []
     k = len(xs)
-    for i in range(n):
-        t = time.perf_counter()
-        step(xs[i % k], ys[i % k])
-        times.append(time.perf_counter() - t)
+    group = 20 if CLOCK is time.process_time else 1
+    for i in range(0, n, group):
+        t = CLOCK()
+        for j in range(i, min(n, i + group)):
+            step(xs[j % k], ys[j % k])
+        times += [(CLOCK() - t) / group] * group
     return times
 
 
@@ -145,9 +154,11 @@ def overheads():
 
 
 def main():
+    global CLOCK
     args = parse_args()
     import grebe
 
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     threads = args.threads or grebe.get_num_threads()
     grebe.set_num_threads(threads)
     xs, ys = make_data(args.batch)
@@ -172,10 +183,17 @@ def main():
         if t_step:
             t_rounds.append(statistics.median(time_steps(t_step, txs, tys, args.steps)) * 1e6)
     g_med = statistics.median(g_rounds)
+    from _peak import peak_gflops
+
+    peak, peak_line = peak_gflops(grebe._C.active_isa(), threads)
+    flops = 3 * 2 * args.batch * (784 * 128 + 128 * 10)  # forward + the two backward GEMMs
     print(f"MLP 784-128-10 relu, batch {args.batch}, SGD lr 0.01, {threads} threads, "
-          f"{args.rounds} rounds x {args.steps} steps (median us/step)")
+          f"{args.rounds} rounds x {args.steps} steps (median us/step, {args.clock} clock), grebe "
+          f"{grebe._C.active_isa()}\n{peak_line}")
     print(f"  grebe  {g_med:8.1f} us/step   rounds: " + " ".join(f"{r:.0f}" for r in g_rounds))
-    results["grebe_us_per_step"] = g_med
+    print(f"  grebe at {flops / g_med / 1e3:.1f} GFLOP/s = {100 * flops / g_med / 1e3 / peak:.1f}%"
+          f" of peak (the step is {flops / 1e6:.1f} MFLOP)")
+    results.update(grebe_us_per_step=g_med, peak_gflops=peak, isa=grebe._C.active_isa())
     if t_step:
         t_med = statistics.median(t_rounds)
         ratios = [t / g for t, g in zip(t_rounds, g_rounds)]

@@ -15,8 +15,31 @@ GEN=""; command -v ninja > /dev/null && GEN="-G Ninja"
 cmake -S . -B build/cpp-tests $GEN -DCMAKE_BUILD_TYPE=Release -DGREBE_BUILD_TESTS=ON \
       -DGREBE_BUILD_MODULE=OFF > /dev/null
 cmake --build build/cpp-tests -j"$(nproc)"
-ctest --test-dir build/cpp-tests --output-on-failure -j"$(nproc)"
+# Every ISA this CPU runs, best first: the kernels dispatch on the best one unless GREBE_ISA
+# lowers it, so the suites run once per ISA to test every variant's reference, thread-count and
+# NaN checks (each run adds about 15 s of C++ and 10 s of Python tests).
+FLAGS=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+has() { for f in "$@"; do [[ " $FLAGS " == *" $f "* ]] || return 1; done; }
+ISAS=""
+has avx512f avx512dq avx512bw avx512vl && ISAS="avx512"
+has avx2 fma && ISAS="$ISAS avx2"
+ISAS="$ISAS generic"
+echo "ISAs this CPU runs: $ISAS"
+for isa in $ISAS; do
+  echo "-- C++ kernel tests, GREBE_ISA=$isa --"
+  GREBE_ISA=$isa ctest --test-dir build/cpp-tests --output-on-failure -j"$(nproc)"
+done
 echo "== Python tests =="
 # GREBE_NO_SKIP=1 turns any skipped test into a failure (see tests/python/conftest.py).
 # Run outside the source tree's python/ folder so `import grebe` finds the installed package.
 GREBE_NO_SKIP=1 python -m pytest "$PWD/tests/python" -q -p no:cacheprovider --rootdir "$PWD" "$@"
+# The tests whose results depend on the ISA's kernels (activations, recurrent layers, pooling,
+# losses, NaN pass-through), again under each lower ISA.
+ISA_TESTS="test_ops_activation.py test_rnn_ops.py test_rnn_layers.py test_pool.py test_losses.py
+           test_nan_faithful.py"
+for isa in $ISAS; do
+  [ "$isa" = "$(echo $ISAS | cut -d' ' -f1)" ] && continue  # the best ISA ran above
+  echo "-- ISA-sensitive Python tests, GREBE_ISA=$isa --"
+  GREBE_ISA=$isa GREBE_NO_SKIP=1 python -m pytest $(for f in $ISA_TESTS; do
+    echo "$PWD/tests/python/$f"; done) -q -p no:cacheprovider --rootdir "$PWD" "$@"
+done

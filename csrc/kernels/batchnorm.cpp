@@ -86,7 +86,7 @@ void batch_norm_stats(float* mean, float* var, const float* x, int64_t M, int64_
         const double m1 = s1[c] * inv_m;
         const double v = s2[c] * inv_m - m1 * m1;
         mean[c] = static_cast<float>(k[c] + m1);
-        var[c] = static_cast<float>(v > 0.0 ? v : 0.0);
+        var[c] = static_cast<float>(v < 0.0 ? 0.0 : v);  // rounding below 0 -> 0; NaN kept
     }
 }
 

@@ -1,5 +1,5 @@
 // elementwise.cpp — activations, bias + activation, row softmax: the portable scalar loops (also
-// the test oracle), the thread split, and the choice of the AVX2 version at run time.
+// the test oracle), the thread split, and the choice of the AVX-512 or AVX2 version at run time.
 // Legend: n elements; M rows, N columns. Nothing accumulates: every output is overwritten.
 #include "kernels/elementwise.h"
 
@@ -43,6 +43,7 @@ int64_t act_cost(Act act, bool vector) {
 }
 
 bool use_avx2() { return active_isa() >= Isa::avx2; }
+bool use_avx512() { return active_isa() >= Isa::avx512; }
 
 // Runs f(lo, hi) over [0, n): on one thread when the work is small, else over fixed chunks.
 template <class F>
@@ -193,14 +194,20 @@ void softmax_backward_reference(float* dx, const float* dy, const float* y, int6
 
 // ---- dispatch + threads ------------------------------------------------------------------
 static void act_forward_serial(float* y, const float* x, int64_t n, Act act, float alpha) {
-    if (!(use_avx2() && act_forward_avx2(y, x, n, static_cast<int>(act), alpha)))
-        act_forward_reference(y, x, n, act, alpha);
+    const int a = static_cast<int>(act);
+    if (use_avx512() ? act_forward_avx512(y, x, n, a, alpha)
+                     : use_avx2() && act_forward_avx2(y, x, n, a, alpha))
+        return;
+    act_forward_reference(y, x, n, act, alpha);
 }
 
 static void act_backward_serial(float* dx, const float* dy, const float* x, const float* y,
                                 int64_t n, Act act, float alpha) {
-    if (!(use_avx2() && act_backward_avx2(dx, dy, x, y, n, static_cast<int>(act), alpha)))
-        act_backward_reference(dx, dy, x, y, n, act, alpha);
+    const int a = static_cast<int>(act);
+    if (use_avx512() ? act_backward_avx512(dx, dy, x, y, n, a, alpha)
+                     : use_avx2() && act_backward_avx2(dx, dy, x, y, n, a, alpha))
+        return;
+    act_backward_reference(dx, dy, x, y, n, act, alpha);
 }
 
 void act_forward(float* y, const float* x, int64_t n, Act act, float alpha) {
@@ -272,7 +279,9 @@ void softmax_forward(float* y, const float* x, int64_t M, int64_t N, bool log) {
     const bool vec = use_avx2();
     const int64_t rows_per_task = std::max<int64_t>(1, kChunk / std::max<int64_t>(N, 1));
     for_chunks(M, N * (vec ? 6 : 24), rows_per_task, [&](int64_t lo, int64_t hi) {
-        if (vec)
+        if (use_avx512())
+            softmax_forward_avx512(y + lo * N, x + lo * N, hi - lo, N, log);
+        else if (vec)
             softmax_forward_avx2(y + lo * N, x + lo * N, hi - lo, N, log);
         else
             softmax_forward_reference(y + lo * N, x + lo * N, hi - lo, N, log);
@@ -283,7 +292,9 @@ void softmax_backward(float* dx, const float* dy, const float* y, int64_t M, int
     const bool vec = use_avx2();
     const int64_t rows_per_task = std::max<int64_t>(1, kChunk / std::max<int64_t>(N, 1));
     for_chunks(M, N * (log ? (vec ? 6 : 24) : 3), rows_per_task, [&](int64_t lo, int64_t hi) {
-        if (vec)
+        if (use_avx512())
+            softmax_backward_avx512(dx + lo * N, dy + lo * N, y + lo * N, hi - lo, N, log);
+        else if (vec)
             softmax_backward_avx2(dx + lo * N, dy + lo * N, y + lo * N, hi - lo, N, log);
         else
             softmax_backward_reference(dx + lo * N, dy + lo * N, y + lo * N, hi - lo, N, log);

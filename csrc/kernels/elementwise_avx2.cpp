@@ -30,9 +30,12 @@ inline __m256i tail_mask(int64_t r) {
 }
 
 // e^x, Cephes expf: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-5 polynomial, 2^n by the
-// exponent bits. About 1 ulp. Clamped to [-88.38, 88.38] (0 below, inf at the top); NaN stays
-// NaN (the min/max keep their second operand when unordered).
+// exponent bits. About 1 ulp. Clamped to [-88.38, 88.38] for the exponent trick, then +inf
+// where x > ln(FLT_MAX), as std::exp overflows (so sigmoid(-inf) is exactly 0 and
+// silu(-inf) = -inf * 0 is NaN, as in the portable loop); NaN stays NaN (the min/max keep
+// their second operand when unordered, and NaN > k is false).
 inline __m256 exp8(__m256 x) {
+    const __m256 over = _mm256_cmp_ps(x, set1(88.72283935546875f), _CMP_GT_OQ);
     x = _mm256_min_ps(set1(88.3762626647949f), x);
     x = _mm256_max_ps(set1(-88.3762626647949f), x);
     __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, set1(1.44269504088896341f), set1(0.5f)));
@@ -47,7 +50,8 @@ inline __m256 exp8(__m256 x) {
     y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), x);
     y = _mm256_add_ps(y, set1(1.0f));
     __m256i n = _mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127));
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(n, 23)));
+    const __m256 e = _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(n, 23)));
+    return _mm256_blendv_ps(e, set1(__builtin_inff()), over);
 }
 
 inline __m256 abs8(__m256 x) { return _mm256_andnot_ps(set1(-0.0f), x); }
@@ -182,11 +186,12 @@ bool act_forward_avx2(float* y, const float* x, int64_t n, int act, float alpha)
         case kElu:
         case kSelu: {
             // x > 0: scale x; else scale alpha (e^x - 1). The min keeps exp away from overflow
-            // on the branch not taken.
+            // on the branch not taken; zero comes first so a NaN lane stays NaN (min returns
+            // its second operand when unordered) and the blend below keeps it.
             const __m256 a = set1(act == kElu ? alpha : kSeluAlpha);
             const __m256 sc = set1(act == kElu ? 1.0f : kSeluScale);
             map1(y, x, n, [&](__m256 v) {
-                const __m256 neg = _mm256_mul_ps(a, expm1_8(_mm256_min_ps(v, zero)));
+                const __m256 neg = _mm256_mul_ps(a, expm1_8(_mm256_min_ps(zero, v)));
                 const __m256 r = _mm256_blendv_ps(neg, v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
                 return _mm256_mul_ps(sc, r);
             });
@@ -245,7 +250,7 @@ bool act_backward_avx2(float* dx, const float* dy, const float* x, const float* 
             const __m256 a = set1(act == kElu ? alpha : kSeluAlpha);
             const __m256 sc = set1(act == kElu ? 1.0f : kSeluScale);
             map2(dx, dy, x, n, [&](__m256 g, __m256 v) {
-                const __m256 neg = _mm256_mul_ps(a, exp8(_mm256_min_ps(v, zero)));
+                const __m256 neg = _mm256_mul_ps(a, exp8(_mm256_min_ps(zero, v)));
                 const __m256 d = _mm256_blendv_ps(neg, one, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
                 return _mm256_mul_ps(g, _mm256_mul_ps(sc, d));
             });

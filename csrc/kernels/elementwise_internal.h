@@ -15,4 +15,12 @@ void softmax_forward_avx2(float* y, const float* x, int64_t rows, int64_t N, boo
 void softmax_backward_avx2(float* dx, const float* dy, const float* y, int64_t rows, int64_t N,
                            bool log);
 
+// AVX-512 versions (elementwise_avx512.cpp), the same contracts.
+bool act_forward_avx512(float* y, const float* x, int64_t n, int act, float alpha);
+bool act_backward_avx512(float* dx, const float* dy, const float* x, const float* y, int64_t n,
+                         int act, float alpha);
+void softmax_forward_avx512(float* y, const float* x, int64_t rows, int64_t N, bool log);
+void softmax_backward_avx512(float* dx, const float* dy, const float* y, int64_t rows, int64_t N,
+                             bool log);
+
 }  // namespace grebe

@@ -46,7 +46,9 @@ inline float decay(float w, float lr, const GradPrep& p) { return w - (w * p.wd)
 inline __m128 prep_grad4(__m128 g, const GradPrep& p) {
     g = _mm_mul_ps(g, _mm_set1_ps(p.gscale));
     if (p.clip > 0.0f)
-        g = _mm_min_ps(_mm_max_ps(g, _mm_set1_ps(-p.clip)), _mm_set1_ps(p.clip));
+        // The bound first: minps/maxps return their second operand when unordered, so a NaN
+        // gradient stays NaN as in the scalar std::min/std::max form.
+        g = _mm_min_ps(_mm_set1_ps(p.clip), _mm_max_ps(_mm_set1_ps(-p.clip), g));
     return g;
 }
 inline __m128 decay4(__m128 w, float lr, const GradPrep& p) {
@@ -126,7 +128,7 @@ void adam_update(float* w, float* m, float* v, float* vhat, const float* g, int6
             mp[i] = mi;
             vp[i] = vi;
             if (hp) {
-                vi = std::max(hp[i], vi);
+                vi = hp[i] > vi ? hp[i] : vi;  // as maxps(hp, vi): a NaN v wins
                 hp[i] = vi;
             }
             wp[i] = wi - (mi * alpha) / (std::sqrt(vi) + eps);

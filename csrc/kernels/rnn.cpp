@@ -1,7 +1,7 @@
-// rnn.cpp — the recurrent-layer driver: state set-up, the choice of recurrence pass (fused AVX2
-// or portable), and the work that is not sequential in time, done as whole-sequence GEMMs after
-// the backward time loop: dW = X^T dG over all T*B rows, dR = H_prev^T dG over all T*B rows,
-// dx = dG W^T, and the bias gradients as column sums. Layouts and semantics: rnn.h.
+// rnn.cpp — the recurrent-layer driver: state set-up, the choice of recurrence pass (fused
+// AVX-512 or AVX2, or portable), and the work that is not sequential in time, done as
+// whole-sequence GEMMs after the backward time loop: dW = X^T dG over all T*B rows,
+// dR = H_prev^T dG over all T*B rows, dx = dG W^T, and the bias gradients as column sums. Layouts and semantics: rnn.h.
 #include <omp.h>
 
 #include <cstdlib>
@@ -95,7 +95,9 @@ void rnn_forward(const RnnArgs& a) {
     if (p.cs) {
         if (a.c0) std::memcpy(p.cs, a.c0, bytes); else std::memset(p.cs, 0, bytes);
     }
-    if (rnn_uses_fused_path(a)) forward_fused_avx2(p); else forward_generic(p);
+    if (!rnn_uses_fused_path(a)) forward_generic(p);
+    else if (active_isa() >= Isa::avx512) forward_fused_avx512(p);
+    else forward_fused_avx2(p);
     const int64_t last = p.full ? a.T : (a.T & 1);
     if (a.hT) std::memcpy(a.hT, p.hs + last * a.B * a.U, bytes);
     if (a.cT && p.cs) std::memcpy(a.cT, p.cs + last * a.B * a.U, bytes);
@@ -188,7 +190,9 @@ void rnn_backward(const RnnArgs& a) {
     if (p.weights_in_pass) {
         zero(a.dW, F * G * U); zero(a.dR, U * G * U); zero(a.dbx, G * U); zero(a.dbh, G * U);
     }
-    if (fused) backward_fused_avx2(p); else backward_generic(p);
+    if (!fused) backward_generic(p);
+    else if (active_isa() >= Isa::avx512) backward_fused_avx512(p);
+    else backward_fused_avx2(p);
 
     // x in step order (T,B,F), the row order of dG, for dW; dx comes back the same way.
     float* xs = nullptr;

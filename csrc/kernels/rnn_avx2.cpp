@@ -44,7 +44,9 @@ inline __m256 vset(float v) { return _mm256_set1_ps(v); }
 // e^x: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact n*ln2), e^r by its Taylor
 // series to r^7 (truncation error below 1e-8 relative), 2^n put straight into the exponent bits.
 inline __m256 vexp(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, vset(-87.0f)), vset(88.0f));
+    // Clamped with the constant first: min/max return their second operand when unordered,
+    // so NaN stays NaN (a clamp written max(x, -87) would turn it into -87).
+    x = _mm256_min_ps(vset(88.0f), _mm256_max_ps(vset(-87.0f), x));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, vset(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, vset(0.693359375f), x);
@@ -88,10 +90,10 @@ inline __m256 vact(__m256 v, RnnAct k) {
     switch (k) {
         case RnnAct::tanh: return vtanh(v);
         case RnnAct::sigmoid: return vsigmoid(v);
-        case RnnAct::relu: return _mm256_max_ps(v, vset(0.0f));
+        case RnnAct::relu: return _mm256_max_ps(vset(0.0f), v);  // NaN kept (2nd operand)
         case RnnAct::hard_sigmoid:
-            return _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(_mm256_div_ps(v, vset(6.0f)),
-                                                             vset(0.5f)), vset(0.0f)), vset(1.0f));
+            return _mm256_min_ps(vset(1.0f), _mm256_max_ps(vset(0.0f),
+                                 _mm256_add_ps(_mm256_div_ps(v, vset(6.0f)), vset(0.5f))));
         default: return v;
     }
 }

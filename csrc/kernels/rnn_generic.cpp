@@ -18,7 +18,7 @@ float act(float v, RnnAct k) {
     switch (k) {
         case RnnAct::tanh: return std::tanh(v);
         case RnnAct::sigmoid: return 1.0f / (1.0f + std::exp(-v));
-        case RnnAct::relu: return v > 0.0f ? v : 0.0f;
+        case RnnAct::relu: return v < 0.0f ? 0.0f : v;  // NaN stays NaN
         case RnnAct::hard_sigmoid: {
             float t = v / 6.0f + 0.5f;
             return t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);

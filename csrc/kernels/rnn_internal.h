@@ -1,5 +1,6 @@
 // rnn_internal.h — what the recurrent-layer driver (rnn.cpp) shares with its two recurrence
-// passes: the portable one (rnn_generic.cpp) and the fused AVX2 one (rnn_avx2.cpp).
+// passes: the portable one (rnn_generic.cpp) and the fused AVX2 and AVX-512 ones (rnn_avx2.cpp,
+// rnn_avx512.cpp).
 // Declarations only: nothing inline is shared between files built with different ISA flags.
 #pragma once
 #include <cstddef>
@@ -52,6 +53,8 @@ void forward_generic(const Pass& p);
 void backward_generic(const Pass& p);
 void forward_fused_avx2(const Pass& p);
 void backward_fused_avx2(const Pass& p);
+void forward_fused_avx512(const Pass& p);
+void backward_fused_avx512(const Pass& p);
 
 // Grow-only, 64-byte aligned scratch owned by the calling thread, one buffer per slot.
 enum Slot { kWsH = 0, kWsC, kWsZ, kWsQ, kWsA, kWsDG, kWsDXh, kWsCarry, kWsDc, kWsXs, kWsPack,

@@ -16,7 +16,6 @@ namespace {
 
 using testing_util::random_vec;
 
-
 double sig(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // act(x) in double: the oracle for the reference loop.
@@ -178,17 +177,43 @@ TEST(Elementwise, BitwiseIdenticalForAnyThreadCount) {
 }
 
 TEST(Elementwise, GenericIsaMatchesVectorPath) {
-    const Isa before = active_isa();
+    // Every vector ISA this CPU runs (AVX2, AVX-512) against the portable loops.
+    testing_util::Restore restore;
     const int64_t n = 1027;
     auto x = random_vec(n, 21, -6, 6);
-    for (Act act : {Act::relu, Act::sigmoid, Act::tanh, Act::gelu, Act::gelu_tanh, Act::silu,
-                    Act::elu, Act::selu}) {
-        std::vector<float> yv(n), yg(n);
-        act_forward(yv.data(), x.data(), n, act, 0.7f);
-        ASSERT_TRUE(set_isa(Isa::generic));
-        act_forward(yg.data(), x.data(), n, act, 0.7f);
-        set_isa(before);
-        for (int64_t i = 0; i < n; i++) ASSERT_NEAR(yv[i], yg[i], 2e-6 + 2e-6 * std::fabs(yg[i]));
+    auto dy = random_vec(n, 22, -1, 1);
+    for (Isa isa : testing_util::runnable_isas()) {
+        if (isa == Isa::generic) continue;
+        for (Act act : {Act::relu, Act::sigmoid, Act::tanh, Act::gelu, Act::gelu_tanh, Act::silu,
+                        Act::elu, Act::selu}) {
+            std::vector<float> yv(n), yg(n), dv(n), dg(n);
+            ASSERT_TRUE(set_isa(isa));
+            act_forward(yv.data(), x.data(), n, act, 0.7f);
+            act_backward(dv.data(), dy.data(), x.data(), yv.data(), n, act, 0.7f);
+            ASSERT_TRUE(set_isa(Isa::generic));
+            act_forward(yg.data(), x.data(), n, act, 0.7f);
+            act_backward(dg.data(), dy.data(), x.data(), yg.data(), n, act, 0.7f);
+            for (int64_t i = 0; i < n; i++) {
+                ASSERT_NEAR(yv[i], yg[i], 2e-6 + 2e-6 * std::fabs(yg[i])) << isa_name(isa);
+                ASSERT_NEAR(dv[i], dg[i], 1e-5 + 1e-5 * std::fabs(dg[i])) << isa_name(isa);
+            }
+        }
+        for (bool log : {false, true}) {
+            const int64_t M = 5, N = 203;
+            auto z = random_vec(M * N, 23, -30, 30);
+            auto g = random_vec(M * N, 24, -1, 1);
+            std::vector<float> sv(M * N), sg(M * N), dv(M * N), dg(M * N);
+            ASSERT_TRUE(set_isa(isa));
+            softmax_forward(sv.data(), z.data(), M, N, log);
+            softmax_backward(dv.data(), g.data(), sv.data(), M, N, log);
+            ASSERT_TRUE(set_isa(Isa::generic));
+            softmax_forward(sg.data(), z.data(), M, N, log);
+            softmax_backward(dg.data(), g.data(), sg.data(), M, N, log);
+            for (int64_t i = 0; i < M * N; i++) {
+                ASSERT_NEAR(sv[i], sg[i], 1e-5 + 1e-5 * std::fabs(sg[i])) << isa_name(isa);
+                ASSERT_NEAR(dv[i], dg[i], 1e-5 + 1e-5 * std::fabs(dg[i])) << isa_name(isa);
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 // test_rnn.cpp — the recurrent kernels (rnn.h) against a plain double-precision loop over time:
 // forward values for every cell, every gradient against central differences of that loop, the
-// fused AVX2 pass against the portable one, and bitwise invariance to the thread count.
+// fused AVX2 and AVX-512 passes against the portable one, and bitwise invariance to the thread count.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +9,7 @@
 
 #include "kernels/rnn.h"
 #include "kernels/runtime.h"
+#include "test_util.h"
 
 namespace grebe {
 namespace {
@@ -208,18 +209,18 @@ void check_forward(const Case& c, const Result& got) {
 const RnnCell kCells[] = {RnnCell::simple, RnnCell::lstm, RnnCell::gru,
                           RnnCell::gru_reset_before};
 
-// Runs `body` once on the best ISA and once on the portable pass.
+// Runs `body` once under every ISA this CPU runs (the portable pass, fused AVX2, AVX-512).
 template <class F>
-void on_both_passes(F body) {
-    const Isa best = active_isa();
-    body();
-    set_isa(Isa::generic);
-    body();
-    set_isa(best);
+void on_every_isa(F body) {
+    testing_util::Restore restore;
+    for (Isa isa : testing_util::runnable_isas()) {
+        set_isa(isa);
+        body();
+    }
 }
 
 TEST(Rnn, ForwardMatchesReferenceLoop) {
-    on_both_passes([] {
+    on_every_isa([] {
         for (RnnCell cell : kCells)
             for (int variant = 0; variant < 4; variant++) {
                 // Sizes off every tile edge: rows 6k+1, units 16k+5, 1 feature, 1 step.
@@ -237,7 +238,7 @@ TEST(Rnn, ForwardMatchesReferenceLoop) {
 }
 
 TEST(Rnn, GradientsMatchFiniteDifferences) {
-    on_both_passes([] {
+    on_every_isa([] {
         for (RnnCell cell : kCells)
             for (int variant = 0; variant < 4; variant++) {
                 // variant 3: a batch large enough for the fused pass's per-step weight gradients
@@ -255,16 +256,20 @@ TEST(Rnn, GradientsMatchFiniteDifferences) {
 }
 
 TEST(Rnn, FusedEqualsPortable) {
+    testing_util::Restore restore;
+    for (Isa isa : testing_util::runnable_isas())
     for (RnnCell cell : {RnnCell::simple, RnnCell::lstm, RnnCell::gru}) {
-        Case c = make(cell, 13, 6, 7, 37, 3);
+        if (isa == Isa::generic) continue;
+        SCOPED_TRACE(isa_name(isa));
+        // 25 rows: AVX-512 tiles of 12 + 13 rows (two threads: 12 + 13 -> 12, 7 + 6).
+        Case c = make(cell, 25, 6, 7, 37, 3);
         c.masked = true;
         c.a = RnnAct::sigmoid;
         c.ra = RnnAct::tanh;
+        set_isa(isa);
         Result fused = run(c);
-        const Isa best = active_isa();
         set_isa(Isa::generic);
         Result portable = run(c);
-        set_isa(best);
         auto near = [](const Vec& a, const Vec& b, const char* name) {
             for (size_t i = 0; i < a.size(); i++)
                 EXPECT_NEAR(a[i], b[i], 1e-4 * (1 + std::fabs(b[i]))) << name << i;
