@@ -4,25 +4,30 @@ import statistics
 import time
 
 
-def timer(fn, budget: float, settle: float) -> float:
-    """Seconds per call: one warm call, then calls for about `budget` seconds, averaged."""
+def timer(fn, budget: float, settle: float, clock=time.perf_counter) -> float:
+    """Seconds per call: one warm call, then calls for about `budget` seconds (of `clock`),
+    averaged."""
     time.sleep(settle)
     fn()
-    n, t0 = 0, time.perf_counter()
+    n, t0 = 0, clock()
     while True:
         fn()
         n += 1
-        el = time.perf_counter() - t0
+        el = clock() - t0
         if el >= budget and n >= 3:
             return el / n
 
 
-def median_times(fns: dict, repeats: int, budget: float, settle: float) -> dict:
-    """Median seconds per call of each function, the functions alternating in each repeat."""
+def median_times(fns: dict, repeats: int, budget: float, settle: float,
+                 clock=time.perf_counter) -> dict:
+    """Median seconds per call of each function, the functions alternating in each repeat.
+    clock=time.process_time counts the CPU seconds of the whole process instead of wall time:
+    on a machine shared with other jobs, a 1-thread run then measures the work, not the
+    scheduler's share (with several threads it also counts the time they spin waiting)."""
     samples = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
-            samples[k].append(timer(fn, budget, settle))
+            samples[k].append(timer(fn, budget, settle, clock))
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -47,3 +52,11 @@ def interleaved_times(fns: dict, repeats: int, budget: float, settle: float = 0.
                 fn()
             times[name].append((time.perf_counter() - t0) / number[name])
     return times
+
+
+def machine_peak(threads: int) -> float:
+    """The measured FP32 FMA peak (GFLOP/s) of this machine for grebe's active ISA on `threads`
+    threads: a register-only FMA loop in the extension (_C.fma_peak_gflops), best of a few
+    runs, so the benches report fractions of the machine they run on."""
+    from grebe import _C
+    return max(_C.fma_peak_gflops(threads, 0.1) for _ in range(3))

@@ -6,8 +6,9 @@ Model (DESIGN.md section 2): Conv2D(32, 3x3, relu) on 32x32x3 -> MaxPooling 2 ->
 relu) -> MaxPooling 2 -> Flatten -> Dense(128, relu) -> Dense(10, softmax), categorical
 cross-entropy, Adam. For each batch size prints the median training throughput (images/s of
 forward + loss + backward + optimizer step) and inference throughput (forward only, no graph),
-the ratio grebe/peer (> 1: grebe faster), the fraction of the 205 GFLOP/s FP32 peak of 2 cores
-(8.38 MFLOP per image forward, 23.6 per training step), and thread scaling (2 vs 1 thread).
+the ratio grebe/peer (> 1: grebe faster), the fraction of this machine's measured FP32 FMA peak
+(_C.fma_peak_gflops; 8.38 MFLOP per image forward, 23.6 per training step), and thread scaling
+(2 vs 1 thread). TensorFlow runs as Keras 3 (tf.keras), printed "not installed" when absent.
 
 grebe rows: "loop" is the PyTorch-style step (model(x), loss, backward, optimizer.apply) on the
 Sequential model; "train_on_batch"/"predict_on_batch" the Keras API on it; "functional
@@ -22,9 +23,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _timing import median_times  # bench/_timing.py
+from _timing import machine_peak, median_times  # bench/_timing.py
 
-PEAK_PER_CORE = 102.4          # GFLOP/s per Zen3 core (FP32 FMA)
 FWD_MFLOP, TRAIN_MFLOP = 8.38, 23.6  # per image (PERF_NOTES.md)
 
 
@@ -35,6 +35,8 @@ def parse_args():
     p.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
     p.add_argument("--quick", action="store_true", help="fewer repeats, no thread scaling")
     p.add_argument("--settle", type=float, default=0.05, help="idle seconds before each batch")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time by process CPU seconds (a shared machine; use with --threads 1)")
     p.add_argument("--no-scaling", action="store_true", help="skip the 1-thread runs")
     return p.parse_args()
 
@@ -163,7 +165,9 @@ def run(batch: int, threads: int, args, torch, tf):
     if tf is not None:
         tr, inf = tensorflow_model(tf, batch)
         fns[("tensorflow", "train")], fns[("tensorflow", "infer")] = tr, inf
-    times = median_times(fns, repeats, budget, args.settle)
+    import time
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    times = median_times(fns, repeats, budget, args.settle, clock)
     return {k: batch / v for k, v in times.items()}, notes
 
 
@@ -178,13 +182,18 @@ def main():
         torch = None
     try:
         import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     except ImportError:
         tf = None
-    peak = PEAK_PER_CORE * threads
+    peak = machine_peak(threads)
     print(f"seed CNN, {threads} thread(s), isa={grebe._C.active_isa()}; images/s (median); "
-          f"ratio = grebe / peer; %peak of {peak:.0f} GFLOP/s")
+          f"ratio = grebe / peer; %peak of the measured FMA peak {peak:.0f} GFLOP/s" +
+          ("; timed in process CPU seconds" if args.cpu_time else ""))
+    if torch is None:
+        print("PyTorch: not installed")
     if tf is None:
-        print("TensorFlow: not installed, skipped")
+        print("TensorFlow: not installed")
     for batch in args.batch:
         ips, notes = run(batch, threads, args, torch, tf)
         print(f"\nbatch {batch} ({notes})")
@@ -200,11 +209,13 @@ def main():
         r_inf = ips[(fun, "infer")] / ips[(seq, "infer")]
         print(f"  grebe functional / Sequential (same model): train {r_tr:.3f}x, "
               f"inference {r_inf:.3f}x")
+        targets = {"torch": "train >= 3x", "tensorflow": "train >= 2x, inference >= 2x"}
         for peer in ("torch", "tensorflow"):
             if (peer, "train") in ips:
                 r_tr = ips[("grebe loop", "train")] / ips[(peer, "train")]
                 r_inf = ips[("grebe loop", "infer")] / ips[(peer, "infer")]
-                print(f"  grebe / {peer}: train {r_tr:.2f}x, inference {r_inf:.2f}x")
+                print(f"  grebe / {peer}: train {r_tr:.2f}x, inference {r_inf:.2f}x "
+                      f"(target {targets[peer]})")
         if not (args.quick or args.no_scaling) and threads > 1:
             one, _ = run(batch, 1, args, torch, None)
             for who in ("grebe loop", "torch"):

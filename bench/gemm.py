@@ -3,7 +3,10 @@
     PYTHONPATH=python python bench/gemm.py [--threads 2] [--quick] [--repeats 7]
 
 Prints GFLOP/s (median of the repeats), the ratios grebe/numpy and grebe/torch, and grebe's
-fraction of the FP32 FMA peak (102 GFLOP/s per Zen3 core); writes bench/results/gemm.json.
+fraction of this machine's FP32 FMA peak (measured by _C.fma_peak_gflops for the active ISA);
+writes bench/results/gemm.json. numpy's OpenBLAS runs at full speed: this process unsets
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (which the environment sets for old OpenBLAS builds and
+which force a slower kernel) before numpy loads, and prints the kernel OpenBLAS picked.
 All three write into a preallocated output (numpy out=, torch out=, grebe c=), so the figures
 compare kernels, not allocators; the column "api" times grebe.matmul (the Python entry with a
 fresh output), whose gap to "grebe" is the per-call overhead.
@@ -21,7 +24,7 @@ import os
 import sys
 import time
 
-PEAK_PER_CORE = 102.4  # GFLOP/s: 2 FMA pipes x 8 lanes x 2 flops x 3.2 GHz
+from _timing import machine_peak  # bench/_timing.py
 
 SQUARES = [64, 128, 256, 512, 1024, 2048]
 SKINNY = [  # (M, N, K, what)
@@ -42,6 +45,8 @@ def parse_args():
     p.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
     p.add_argument("--settle", type=float, default=0.1,
                    help="idle seconds before each timed batch (lets other pools go to sleep)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time by process CPU seconds (a shared machine; use with --threads 1)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                  "gemm.json"))
     return p.parse_args()
@@ -51,6 +56,9 @@ def main():
     args = parse_args()
     if args.threads is not None:  # before numpy loads OpenBLAS
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    # Full-speed OpenBLAS for the numpy peer, in this process only.
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(var, None)
     import numpy as np
 
     import grebe
@@ -64,6 +72,7 @@ def main():
     except ImportError:
         torch = None
     repeats = args.repeats or (3 if args.quick else 7)
+    clock = time.process_time if args.cpu_time else time.perf_counter
     budget = 0.02 if args.quick else 0.05  # seconds per timed repeat
     shapes = [(n, n, n, f"{n}^2") for n in SQUARES]
     if args.quick:
@@ -72,8 +81,18 @@ def main():
 
     rng = np.random.default_rng(0)
     rows = []
+    peak = machine_peak(threads)
+    try:
+        from threadpoolctl import threadpool_info
+        blas = "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} "
+                         f"kernel, {i.get('num_threads')} threads" for i in threadpool_info()
+                         if i.get("user_api") == "blas")
+    except ImportError:
+        blas = "threadpoolctl not installed"
+    print(f"numpy BLAS: {blas}")
     print(f"SGEMM GFLOP/s, {threads} thread(s), isa={_C.active_isa()}, median of {repeats}; "
-          f"peak {PEAK_PER_CORE * threads:.0f}")
+          f"measured FMA peak {peak:.0f} GFLOP/s" +
+          ("; timed in process CPU seconds" if args.cpu_time else ""))
     head = (f"{'M x N x K':>18} {'grebe':>7} {'api':>7} {'numpy':>7} {'torch':>7} "
             f"{'/numpy':>7} {'/torch':>7} {'%peak':>6}  case")
     print(head)
@@ -97,19 +116,19 @@ def main():
         number = {}
         for name, fn in fns.items():  # warm up and size each repeat to ~budget seconds
             fn()
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            dt = time.perf_counter() - t0
+            dt = clock() - t0
             number[name] = max(1, int(budget / max(dt, 1e-7)))
         times = {name: [] for name in fns}
         for _ in range(repeats):  # interleave the libraries so noise hits them alike
             for name, fn in fns.items():
                 time.sleep(args.settle)
                 fn()
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(number[name]):
                     fn()
-                times[name].append((time.perf_counter() - t0) / number[name])
+                times[name].append((clock() - t0) / number[name])
         gf = {name: flops / float(np.median(ts)) / 1e9 for name, ts in times.items()}
         def ratio(other):  # median over repeats of (other's time / grebe's time)
             return round(float(np.median(np.array(times[other]) / np.array(times["grebe"]))), 3)
@@ -118,7 +137,7 @@ def main():
                **{f"{name}_gflops": round(v, 2) for name, v in gf.items()},
                "grebe_over_numpy": ratio("numpy"),
                "grebe_over_torch": ratio("torch") if torch else None,
-               "fraction_of_peak": round(gf["grebe"] / (PEAK_PER_CORE * threads), 3)}
+               "fraction_of_peak": round(gf["grebe"] / peak, 3)}
         rows.append(row)
         tt = f"{gf['torch']:7.1f}" if torch else f"{'-':>7}"
         rt = f"{row['grebe_over_torch']:7.2f}" if torch else f"{'-':>7}"
@@ -127,6 +146,7 @@ def main():
               f"  {what}", flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     meta = {"threads": threads, "isa": _C.active_isa(), "repeats": repeats,
+            "peak_gflops": round(peak, 1), "blas": blas,
             "numpy": np.__version__, "torch": torch.__version__ if torch else None,
             "python": sys.version.split()[0]}
     with open(args.out, "w") as f:

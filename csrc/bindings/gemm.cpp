@@ -148,6 +148,16 @@ void bind_gemm(py::module_& m) {
           py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
           py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("c") = py::none(),
           "The plain triple loop (double accumulation): the test oracle for sgemm.");
+    m.def("fma_peak_gflops",
+          [](int threads, double seconds) {
+              if (threads < 1 || threads > 1024)
+                  throw py::value_error("fma_peak_gflops: threads must be in [1, 1024], received " +
+                                        std::to_string(threads));
+              py::gil_scoped_release nogil;
+              return fma_peak_gflops(threads, seconds);
+          },
+          py::arg("threads"), py::arg("seconds") = 0.2,
+          "Measured FP32 FMA peak (GFLOP/s) of the active ISA on `threads` threads.");
 }
 
 }  // namespace grebe

@@ -1,6 +1,8 @@
 // conv.cpp — 2D convolution over NHWC float32 (conv.h): the entry points that pick the per-ISA
 // kernels (grebe::active_isa()), the portable kernels, the plain reference loops (test
-// oracle), and the scratch buffers. Built without ISA flags; AVX2 code lives in conv_avx2.cpp.
+// oracle), and the scratch buffers. Built without ISA flags; AVX2 code lives in conv_avx2.cpp
+// and conv_weights_avx2.cpp, AVX-512 code in conv_avx512.cpp, conv_data_avx512.cpp and
+// conv_weights_avx512.cpp.
 // Legend as in conv.h: N batch, H/W/C input, K filters, R/S kernel, P/Q output.
 #include "kernels/conv.h"
 
@@ -187,7 +189,9 @@ void backward_weights_generic(float* dw, float* db, const float* dy, const float
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias, bool relu,
                     const Conv2dShape& s) {
-    if (active_isa() >= Isa::avx2)
+    if (active_isa() >= Isa::avx512)
+        conv::forward_avx512(y, x, w, bias, relu, s);
+    else if (active_isa() >= Isa::avx2)
         conv::forward_avx2(y, x, w, bias, relu, s);
     else
         forward_generic(y, x, w, bias, relu, s);
@@ -199,7 +203,10 @@ void conv2d_backward_data(float* dx, const float* dy, const float* relu_y, const
         conv::DySource src;
         src.dy = dy;
         src.relu_y = relu_y;
-        conv::backward_data_avx2(dx, src, w, s);
+        if (active_isa() >= Isa::avx512)
+            conv::backward_data_avx512(dx, src, w, s);
+        else
+            conv::backward_data_avx2(dx, src, w, s);
     } else {
         backward_data_generic(dx, dy, relu_y, w, s);
     }
@@ -211,7 +218,10 @@ void conv2d_backward_weights(float* dw, float* db, const float* dy, const float*
         conv::DySource src;
         src.dy = dy;
         src.relu_y = relu_y;
-        conv::backward_weights_avx2(dw, db, src, x, s);
+        if (active_isa() >= Isa::avx512)
+            conv::backward_weights_avx512(dw, db, src, x, s);
+        else
+            conv::backward_weights_avx2(dw, db, src, x, s);
     } else {
         backward_weights_generic(dw, db, dy, relu_y, x, s);
     }
@@ -292,7 +302,9 @@ void forward_relu_maxpool_generic(float* yp, uint8_t* am, const float* x, const 
 void conv2d_relu_maxpool_forward(float* yp, uint8_t* am, const float* x, const float* w,
                                  const float* bias, const Conv2dShape& s, int64_t PH,
                                  int64_t PW) {
-    if (active_isa() >= Isa::avx2)
+    if (active_isa() >= Isa::avx512)
+        conv::forward_relu_maxpool_avx512(yp, am, x, w, bias, s, PH, PW);
+    else if (active_isa() >= Isa::avx2)
         conv::forward_relu_maxpool_avx2(yp, am, x, w, bias, s, PH, PW);
     else
         forward_relu_maxpool_generic(yp, am, x, w, bias, s, PH, PW);
@@ -305,6 +317,11 @@ void conv2d_relu_maxpool_backward(float* dx, float* dw, float* db, const float* 
     const Conv2dShape t = pooled_region(s, PH, PW);  // the pixels whose gradient may be != 0
     conv::DySource src;
     src.dyp = dyp, src.am = am, src.yp = yp, src.PH = PH, src.PW = PW;
+    if (active_isa() >= Isa::avx512) {  // routes the pooled gradient on the fly
+        if (dx) conv::backward_data_avx512(dx, src, w, t);
+        if (dw) conv::backward_weights_avx512(dw, db, src, x, t);
+        return;
+    }
     if (active_isa() >= Isa::avx2) {  // routes the pooled gradient on the fly, block by block
         if (dx) conv::backward_data_avx2(dx, src, w, t);
         if (dw) conv::backward_weights_avx2(dw, db, src, x, t);

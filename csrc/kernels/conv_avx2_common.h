@@ -1,7 +1,8 @@
 // conv_avx2_common.h — helpers shared by the AVX2 conv files (conv_avx2.cpp,
 // conv_weights_avx2.cpp): index helpers, the relu-masked copy, zero-padded image placement, and
-// the segment / pixel-offset tables of the implicit GEMM. Include ONLY from *_avx2.cpp files:
-// everything here has internal linkage and is compiled with -mavx2 -mfma in each includer.
+// the segment / pixel-offset tables of the implicit GEMM. Include ONLY from *_avx2.cpp and
+// *_avx512.cpp files: everything here has internal linkage and is compiled with each includer's
+// flags (AVX2 code runs on every AVX-512 CPU).
 #pragma once
 #include <immintrin.h>
 

@@ -1,4 +1,4 @@
-// conv_internal.h — what conv.cpp (portable build) and conv_avx2.cpp (-mavx2 -mfma) share:
+// conv_internal.h — what conv.cpp (portable build) and the per-ISA conv files share:
 // declarations only. Nothing inline or templated is shared between files built with different
 // ISA flags, so no AVX2 code can reach the portable path through the linker.
 #pragma once
@@ -43,6 +43,17 @@ void forward_relu_maxpool_avx2(float* yp, uint8_t* am, const float* x, const flo
                                const float* bias, const Conv2dShape& s, int64_t PH, int64_t PW);
 void backward_weights_avx2(float* dw, float* db, const DySource& dy, const float* x,
                            const Conv2dShape& s);
+
+// AVX-512F kernels (conv_avx512.cpp, conv_data_avx512.cpp, conv_weights_avx512.cpp), the same
+// contracts.
+void forward_avx512(float* y, const float* x, const float* w, const float* bias, bool relu,
+                    const Conv2dShape& s);
+void backward_data_avx512(float* dx, const DySource& dy, const float* w, const Conv2dShape& s);
+void forward_relu_maxpool_avx512(float* yp, uint8_t* am, const float* x, const float* w,
+                                 const float* bias, const Conv2dShape& s, int64_t PH,
+                                 int64_t PW);
+void backward_weights_avx512(float* dw, float* db, const DySource& dy, const float* x,
+                             const Conv2dShape& s);
 
 }  // namespace conv
 }  // namespace grebe

@@ -71,6 +71,8 @@ _LAZY = {
     "backend": "grebe.backend",
     "constraints": "grebe.constraints",
     "explain": "grebe.explain",
+    "applications": "grebe.applications",
+    "preprocessing": "grebe.preprocessing",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",

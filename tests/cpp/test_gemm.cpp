@@ -64,7 +64,8 @@ void check_case(const Case& t, uint32_t seed) {
 
 TEST(Gemm, MatchesReferenceOnAwkwardShapes) {
     Restore restore;
-    const int64_t sizes[] = {1, 2, 5, 6, 7, 13, 15, 16, 17, 31, 33};
+    // Around both micro-kernel row counts (6 for AVX2, 12 for AVX-512) and 16/32 columns.
+    const int64_t sizes[] = {1, 2, 5, 6, 7, 11, 12, 13, 15, 16, 17, 25, 31, 33};
     const int64_t depths[] = {1, 3, 17, 255, 256, 257};
     for (Isa isa : runnable_isas()) {
         ASSERT_TRUE(set_isa(isa));
@@ -97,8 +98,8 @@ TEST(Gemm, AlphaBetaAndLeadingDimensions) {
 
 TEST(Gemm, LargeShapesCrossEveryBlockBoundary) {
     Restore restore;
-    // MC (144) +- 1 rows, NR-odd columns, KC (256) +- 1 and 2*KC+1 depth; both driver paths
-    // (in place and packed); 4100 columns crosses NC (4080).
+    // MC (144 for AVX2, 384 for AVX-512) +- 1 rows, NR-odd columns, KC (256) +- 1 and 2*KC+1
+    // depth; both driver paths (in place and packed); 4100 columns crosses NC (4080 / 4096).
     const Case cases[] = {
         {false, false, 145, 97, 257, 1.0f, 0.0f, 0},  {false, false, 143, 33, 513, 1.0f, 1.0f, 5},
         {true, false, 300, 700, 300, 0.5f, 0.0f, 0},  {false, true, 301, 290, 255, 1.0f, 2.0f, 1},
@@ -108,6 +109,9 @@ TEST(Gemm, LargeShapesCrossEveryBlockBoundary) {
         // Shallow A^T read in place (K <= KC/4): a weight gradient x^T @ dz, and its edges.
         {true, false, 784, 128, 32, 1.0f, 0.0f, 0},   {true, false, 785, 131, 33, 1.0f, 0.5f, 3},
         {true, true, 301, 97, 64, -1.0f, 0.0f, 1},    {true, false, 150, 40, 65, 1.0f, 1.0f, 0},
+        // AVX-512's packed-A path (M > 2*MC = 768): MC blocks of 384 and a ragged last one.
+        {false, false, 801, 530, 300, 1.0f, 0.0f, 0}, {true, false, 770, 515, 260, 1.0f, 1.0f, 1},
+        {false, true, 385, 97, 257, 1.0f, 0.0f, 0},
     };
     for (Isa isa : runnable_isas()) {
         ASSERT_TRUE(set_isa(isa));
@@ -147,6 +151,8 @@ TEST(Gemm, BitIdenticalForAnyThreadCount) {
         {true, false, 784, 128, 32, 1.0f, 0.0f, 0},    {true, false, 785, 131, 33, 1.0f, 0.5f, 3},
         // B in place, few rows: threads split N (a dense forward at batch 32).
         {false, false, 32, 128, 784, 1.0f, 0.0f, 0},   {false, false, 31, 130, 300, 1.0f, 0.5f, 2},
+        // AVX-512's packed A (M > 768): MC blocks split over the threads' rows.
+        {false, false, 801, 530, 300, 1.0f, 0.0f, 0},
     };
     for (Isa isa : runnable_isas()) {
         ASSERT_TRUE(set_isa(isa));
@@ -220,6 +226,56 @@ TEST(Gemm, StridedBatchedMatchesOneByOne) {
                       R.data() + b * M * N, N);
             ASSERT_EQ(0, std::memcmp(C.data(), R.data(), C.size() * 4));
         }
+    }
+}
+
+// NaN, +Inf, -Inf and huge values in A and B reach the same outputs on every ISA as through
+// the portable kernel: NaN where any term is NaN or +Inf meets -Inf, the same infinities
+// elsewhere (inputs stay far from overflow so the order of the sums cannot matter).
+TEST(Gemm, NaNAndInfReachTheSameOutputsOnEveryIsa) {
+    Restore restore;
+    const Case shapes[] = {{false, false, 37, 45, 29, 1.0f, 0.0f, 0},
+                           {true, false, 801, 530, 300, 1.0f, 0.0f, 0},
+                           {false, true, 64, 64, 64, 1.0f, 1.0f, 0}};
+    const float specials[] = {NAN, INFINITY, -INFINITY, 1e30f, -1e30f};
+    for (const Case& t : shapes) {
+        auto A = random_vec(static_cast<size_t>(t.M * t.K), 71);
+        auto B = random_vec(static_cast<size_t>(t.K * t.N), 72);
+        for (size_t i = 0; i < 5; i++) {
+            A[(i * 7919 + 3) % A.size()] = specials[i];
+            B[(i * 104729 + 11) % B.size()] = specials[4 - i];
+        }
+        const int64_t lda = t.ta ? t.M : t.K, ldb = t.tb ? t.K : t.N;
+        std::vector<float> want;
+        for (Isa isa : runnable_isas()) {
+            ASSERT_TRUE(set_isa(isa));
+            std::vector<float> C(static_cast<size_t>(t.M * t.N), 0.5f);
+            sgemm_bias_act(t.ta, t.tb, t.M, t.N, t.K, t.alpha, A.data(), lda, B.data(), ldb,
+                           t.beta, nullptr, true, C.data(), t.N);  // relu keeps NaN
+            if (isa == Isa::generic) {
+                want = C;
+                continue;
+            }
+            int64_t nonfinite = 0;
+            for (size_t i = 0; i < C.size(); i++) {
+                ASSERT_EQ(std::isnan(C[i]), std::isnan(want[i]))
+                    << isa_name(isa) << " M=" << t.M << " at " << i << ": " << C[i] << " vs "
+                    << want[i];
+                if (std::isinf(want[i]) || std::isinf(C[i])) ASSERT_EQ(C[i], want[i]) << i;
+                nonfinite += !std::isfinite(want[i]);
+            }
+            EXPECT_GT(nonfinite, 0);
+        }
+    }
+}
+
+// The measured FMA peak is a positive, finite figure on every ISA.
+TEST(Gemm, FmaPeakIsMeasured) {
+    Restore restore;
+    for (Isa isa : runnable_isas()) {
+        ASSERT_TRUE(set_isa(isa));
+        const double g = fma_peak_gflops(1, 0.01);
+        EXPECT_TRUE(std::isfinite(g) && g > 0.0) << isa_name(isa) << ": " << g;
     }
 }
 

@@ -127,6 +127,17 @@ def test_every_module_has_a_level():
         assert level_of(module_name(path)) >= 0
 
 
+def test_every_imported_grebe_module_exists():
+    """An import of a module that moved (grebe.models.graph -> grebe.graph) fails only when it
+    runs; catch it here, where every import is seen."""
+    missing = []
+    for path in sorted((ROOT / "grebe").rglob("*.py")):
+        for line, target in imported_modules(path, module_name(path)):
+            if target != "grebe" and not _is_module(target):
+                missing.append(f"{path.relative_to(ROOT)}:{line}: imports {target}")
+    assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)
+
+
 def test_no_module_imports_upward():
     edges = upward_edges()
     assert not edges, "upward imports (a lower level importing a higher one):\n" + \

@@ -3,7 +3,11 @@
 // Built without ISA flags; the blocked driver and micro-kernels live in gemm_<isa>.cpp.
 #include "kernels/gemm/gemm.h"
 
+#include <time.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <vector>
 #include <new>
 
 #include "kernels/gemm/gemm_internal.h"
@@ -16,6 +20,12 @@ namespace gemm {
 // even when threads_for() would fork: a 2-thread fork/join costs 1-6 us on an idle machine, and
 // a whole scheduler time slice (ms) when another process holds the second core.
 constexpr int64_t kMinParallelFlops = 2 * int64_t(64) * 64 * 64 + 1;
+
+double thread_cpu_seconds() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 float* scratch(int slot, size_t floats) {
     struct Buf {
@@ -130,6 +140,34 @@ void sgemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M,
     for (int64_t b = 0; b < batch; b++)
         gemm::sgemm_any(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
                         ldb, beta, nullptr, false, C + b * stride_c, ldc, 1);
+}
+
+double fma_peak_gflops(int threads, double seconds) {
+    if (threads < 1) threads = 1;
+    std::vector<float> sink(threads);
+    const Isa isa = active_isa();
+    auto loop = [&](int64_t iters) {
+        switch (isa) {
+            case Isa::avx512: return gemm::peak_fma_avx512(threads, iters, sink.data());
+            case Isa::avx2: return gemm::peak_fma_avx2(threads, iters, sink.data());
+            default: return gemm::peak_fma_generic(threads, iters, sink.data());
+        }
+    };
+    // Each thread times its own CPU seconds, so a core shared with other processes still
+    // reports what it can do; the best of a few runs, after a warm-up that wakes the threads
+    // and lets the clock settle under the FMA load.
+    using clock = std::chrono::steady_clock;
+    int64_t iters = 1 << 16;
+    loop(iters);
+    double best = 0.0;
+    for (int rep = 0; rep < 5; rep++) {
+        const auto t0 = clock::now();
+        const double rate = loop(iters);
+        const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+        best = best > rate ? best : rate;
+        if (dt > 0 && dt < seconds / 5) iters = static_cast<int64_t>(iters * (seconds / 5) / dt);
+    }
+    return best * 1e-9;
 }
 
 }  // namespace grebe

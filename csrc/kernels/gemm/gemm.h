@@ -32,6 +32,11 @@ void sgemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M,
                            const float* B, int64_t ldb, int64_t stride_b, float beta, float* C,
                            int64_t ldc, int64_t stride_c);
 
+// The measured FP32 multiply-add peak (GFLOP/s) of the active ISA on `threads` threads: a
+// register-only FMA loop (16-lane zmm with AVX-512, 8-lane ymm with AVX2) run for about
+// `seconds` after a warm-up. What the benchmarks report their fractions of peak against.
+double fma_peak_gflops(int threads, double seconds);
+
 // The plain triple loop: the test oracle and the last-resort fallback. Serial.
 void sgemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,

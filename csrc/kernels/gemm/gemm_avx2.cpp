@@ -2,6 +2,7 @@
 // vectors of B and six broadcasts of A per k) under the blocked driver of gemm_driver.h.
 // Built with -mavx2 -mfma (file suffix); everything but sgemm_avx2 has internal linkage.
 #include <immintrin.h>
+#include <omp.h>
 
 #include "kernels/gemm/gemm_driver.h"
 
@@ -113,9 +114,41 @@ struct Avx2Kernel {
     }
 };
 
+// The FMA peak of one thread: 12 independent ymm register accumulators, no loads (AVX2 has
+// 16 registers). Returns a value that depends on every accumulator.
+float peak_loop(int64_t iters) {
+    __m256 acc[12];
+    const __m256 x = _mm256_set1_ps(1.0000001f), y = _mm256_set1_ps(0.9999999f);
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps(float(i));
+    for (int64_t it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+    }
+    alignas(32) float t[8];
+    __m256 s = acc[0];
+#pragma GCC unroll 12
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, acc[i]);
+    _mm256_store_ps(t, s);
+    return t[0] + t[7];
+}
+
 }  // namespace
 
 void sgemm_avx2(const Args& g) { run<Avx2Kernel>(g); }
+
+double peak_fma_avx2(int threads, int64_t iters, float* sink) {
+    double rate = 0.0;
+    // Each thread writes only its own slot of sink; the rates are summed by the reduction.
+#pragma omp parallel num_threads(threads) reduction(+ : rate)
+    {
+        const double t0 = thread_cpu_seconds();
+        sink[omp_get_thread_num()] = peak_loop(iters);
+        const double dt = thread_cpu_seconds() - t0;
+        rate += dt > 0 ? double(iters) * 12 * 8 * 2 / dt : 0.0;
+    }
+    return rate;
+}
 
 }  // namespace gemm
 }  // namespace grebe

@@ -36,13 +36,26 @@ struct BlockSizes {
 constexpr BlockSizes kBlocksGeneric = {6, 8, 120, 256, 4080};
 // AVX2+FMA (Zen3 numbers from BLIS's zen3 context): 6 x 16 = 12 ymm accumulators.
 constexpr BlockSizes kBlocksAvx2 = {6, 16, 144, 256, 4080};
-// AVX-512: 6 x 32 = 12 zmm accumulators, same cache blocking.
-constexpr BlockSizes kBlocksAvx512 = {6, 32, 144, 256, 4064};
+// AVX-512 on Zen 5 (L1d 48 KiB, L2 1 MiB per core): 12 x 32 = 24 zmm accumulators. KC = 256:
+// a KC x NR micro-panel of B is 32 KiB, resident in L1 beside the streaming 12 KiB micro-panel
+// of A; MC = 384: a 384 KiB block of A in L2 (which it shares with the B panel's lines
+// passing through); NC = 4096: a 4 MiB panel of B in L3.
+constexpr BlockSizes kBlocksAvx512 = {12, 32, 384, 256, 4096};
 
 // Per-ISA drivers (gemm_generic.cpp, gemm_avx2.cpp, gemm_avx512.cpp).
 void sgemm_generic(const Args& g);
 void sgemm_avx2(const Args& g);
 void sgemm_avx512(const Args& g);
+
+// The FMA peak loops: `iters` iterations of register-only FMAs on each of `threads` threads;
+// return the sum over threads of each thread's flops per second of its own CPU time (what the
+// cores can do, even when other processes share them). sink (threads floats) receives values
+// that keep the loops alive.
+double peak_fma_generic(int threads, int64_t iters, float* sink);
+double peak_fma_avx2(int threads, int64_t iters, float* sink);
+double peak_fma_avx512(int threads, int64_t iters, float* sink);
+// CPU seconds used by the calling thread (CLOCK_THREAD_CPUTIME_ID). Defined in gemm.cpp.
+double thread_cpu_seconds();
 
 // Grow-only, 64-byte aligned scratch owned by the calling thread (slot 0: packed A, slot 1:
 // packed B). Defined in gemm.cpp, built without ISA flags.

@@ -17,8 +17,9 @@ from grebe.callbacks.model_checkpoint import ModelCheckpoint
 from grebe.callbacks.monitor import metric_direction  # noqa: F401  (was public in callbacks.py)
 from grebe.callbacks.progbar_logger import ProgbarLogger
 from grebe.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from grebe.callbacks.tensorboard import TensorBoard
 from grebe.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ModelCheckpoint", "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN",
-           "CSVLogger", "LambdaCallback"]
+           "CSVLogger", "LambdaCallback", "TensorBoard"]

@@ -72,10 +72,17 @@ def _files_from_tar(path):
     return path, list(members), read
 
 
-def load_data(path: str = "~/.keras/datasets/cifar-10-batches-bin"):
+_DEFAULTS = ("~/.keras/datasets/cifar-10-batches-bin", "~/.keras/datasets/cifar-10-binary.tar.gz")
+
+
+def load_data(path=None):
     """Returns ``(x_train, y_train), (x_test, y_test)`` as Keras's cifar10.load_data: x uint8
     (n, 32, 32, 3) channels-last, y uint8 (n, 1). The train part concatenates every
-    data_batch_<k>.bin present, in order of k (1..5 for the full set)."""
+    data_batch_<k>.bin present, in order of k (1..5 for the full set). `path` None looks in
+    Keras's cache: ~/.keras/datasets/cifar-10-batches-bin/, then cifar-10-binary.tar.gz."""
+    if path is None:
+        found = [p for p in map(os.path.expanduser, _DEFAULTS) if os.path.exists(p)]
+        path = found[0] if found else _DEFAULTS[0]
     path = os.path.expanduser(os.fspath(path))
     if os.path.isdir(path):
         where, names, read = _files_from_folder(path)

@@ -16,7 +16,9 @@ from grebe.layers.reshaping import (  # noqa: F401
 from grebe.layers.regularization import (  # noqa: F401
     Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D)
 from grebe.layers.normalization import BatchNormalization, LayerNormalization  # noqa: F401
-from grebe.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed  # noqa: F401
+from grebe.layers.rnn import (  # noqa: F401
+    GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells,
+    TimeDistributed)
 from grebe.layers.embedding import Embedding, Masking  # noqa: F401
 from grebe.serialization import (  # noqa: F401
     deserialize, register_serializable, serialize)

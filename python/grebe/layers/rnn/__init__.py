@@ -1,5 +1,6 @@
 """Recurrent layers with Keras 3's names, arguments, defaults and weight layouts: LSTM, GRU,
-SimpleRNN, and the wrappers Bidirectional and TimeDistributed.
+SimpleRNN, the cells LSTMCell, GRUCell, SimpleRNNCell and StackedRNNCells with the generic
+RNN(cell) layer, and the wrappers Bidirectional and TimeDistributed.
 
 Each direction of a sequence is one native call forward and one backward (grebe.ops.rnn), so
 `get_weights()` / `set_weights()` exchange Keras's arrays unchanged: kernel (F, G*U),
@@ -17,9 +18,13 @@ steps output the carried state (Keras's JAX/NumPy behaviour; TensorFlow outputs 
 masked steps before the first unmasked one).
 """
 from grebe.layers.rnn.bidirectional import Bidirectional
+from grebe.layers.rnn.cells import GRUCell, LSTMCell, SimpleRNNCell
 from grebe.layers.rnn.gru import GRU
 from grebe.layers.rnn.lstm import LSTM
+from grebe.layers.rnn.rnn import RNN
 from grebe.layers.rnn.simple_rnn import SimpleRNN
+from grebe.layers.rnn.stacked_rnn_cells import StackedRNNCells
 from grebe.layers.rnn.time_distributed import TimeDistributed
 
-__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed"]
+__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed", "LSTMCell",
+           "GRUCell", "SimpleRNNCell", "StackedRNNCells", "RNN"]

@@ -1,0 +1,221 @@
+// conv_weights_avx512.cpp — NHWC convolution backward-weights (and bias) for AVX-512F: the
+// algorithm of conv_weights_avx2.cpp with zmm register tiles. Built with -mavx512f... (file
+// suffix); everything but backward_weights_avx512 has internal linkage, and no std:: template
+// is instantiated here.
+//
+// Tiles (MR rows of dW x NR output channels; the MR rows are consecutive (r, s, c) of one
+// segment, read at constant offsets from one pixel pointer, so MR can be large): 6 x 64, 12 x 32,
+// 24 x 16 (24 accumulators each) or 12 x 16 for short segments (the first layer's 3 x 3 x 3),
+// whichever wastes least on the segment length and K; ties go to the wider NR (fewer loads).
+//
+// dW is cut into column panels (16, 32 or 64 output channels) and the batch into a few chunks
+// (their number set by the shape alone); one thread owns each (chunk, panel) unit: it
+// accumulates register tiles of the chunk's partial dW over blocks of
+// pixels, reading x in place and dy in place, or from a relu-masked copy of the panel that it
+// makes once per block for all of its tiles. No two threads touch the same element, each is
+// summed in a fixed order by the same instructions on whichever thread, and the chunks'
+// partials are added in chunk order at the end: bit-identical for any thread count.
+#include <omp.h>
+
+#include <cstring>
+
+#include "kernels/conv_avx2_common.h"  // helpers, compiled with this file's flags
+
+namespace grebe {
+namespace conv {
+namespace {
+
+// dW tile: MR consecutive rows of dW (MR (r, s, c) of one segment) x 16*NV output channels,
+// accumulated in registers over np pixels and added to dwt:
+//   dwt[i][j] += sum_m xb[pix[m] + i] * dyb[m*lddy + j]      (i < mr, j < nr)
+// TAIL (mr < MR): rows i >= mr repeat row mr-1 and are not stored. Columns nr..8*NV-1 are
+// computed from dyb (which must hold them: zero padding or real data) and not stored.
+// The partial edges use mask registers; the FMA chain per element is the same either way.
+template <int MR, int NV, bool TAIL>
+void wgt_tile(float* dwt, int64_t ldw, int mr, int nr, const float* xb, const int64_t* pix,
+              int64_t np, const float* dyb, int64_t lddy) {
+    __m512 acc[MR][NV];
+    __mmask16 km[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        const int left = nr - 16 * v;
+        km[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
+    }
+#pragma GCC unroll 24
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = i < mr ? _mm512_maskz_loadu_ps(km[v], dwt + i * ldw + v * 16)
+                               : _mm512_setzero_ps();
+    int64_t o[MR];
+    for (int i = 0; i < MR; i++) o[i] = TAIL ? (i < mr ? i : mr - 1) : i;
+    // MR * NV independent FMA chains per pixel.
+#pragma GCC unroll 2
+    for (int64_t m = 0; m < np; m++) {
+        const float* a = xb + pix[m];
+        const float* d = dyb + m * lddy;
+        __m512 dv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) dv[v] = _mm512_loadu_ps(d + v * 16);
+#pragma GCC unroll 24
+        for (int i = 0; i < MR; i++) {
+            const __m512 b = _mm512_set1_ps(a[o[i]]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(b, dv[v], acc[i][v]);
+        }
+    }
+#pragma GCC unroll 24
+    for (int i = 0; i < MR; i++) {
+        if (i >= mr) break;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(dwt + i * ldw + v * 16, km[v], acc[i][v]);
+    }
+}
+
+// dbt[0..nr) += sum_m dyb[m*lddy + 0..nr): the bias gradient of one panel of 16*NV columns.
+template <int NV>
+void bias_block(float* dbt, int nr, const float* dyb, int64_t lddy, int64_t np) {
+    alignas(64) float t[NV * 16];
+    for (int j = 0; j < NV * 16; j++) t[j] = j < nr ? dbt[j] : 0.0f;
+    __m512 acc[NV];
+    for (int v = 0; v < NV; v++) acc[v] = _mm512_load_ps(t + v * 16);
+    for (int64_t m = 0; m < np; m++)
+        for (int v = 0; v < NV; v++)
+            acc[v] = _mm512_add_ps(acc[v], _mm512_loadu_ps(dyb + m * lddy + v * 16));
+    for (int v = 0; v < NV; v++) _mm512_store_ps(t + v * 16, acc[v]);
+    for (int j = 0; j < nr; j++) dbt[j] = t[j];
+}
+
+// The dW tiling of one shape (see the header comment).
+struct WeightTiling {
+    int64_t MR, NR, rts, RT, npanel;
+};
+
+WeightTiling weight_tiling(int64_t L, int64_t K) {
+    auto eff = [&](int64_t mr, int64_t nr) {
+        return double(L) / (cdiv(L, mr) * mr) * double(K) / (cdiv(K, nr) * nr);
+    };
+    const int64_t options[4][2] = {{6, 64}, {12, 32}, {24, 16}, {12, 16}};
+    WeightTiling t;
+    t.MR = options[0][0], t.NR = options[0][1];
+    for (const auto& op : options)
+        if (eff(op[0], op[1]) > eff(t.MR, t.NR)) t.MR = op[0], t.NR = op[1];
+    t.rts = cdiv(L, t.MR);
+    t.npanel = cdiv(K, t.NR);
+    return t;
+}
+
+template <int MR, int NV>
+void wgt_tile_any(int mr, float* dwt, int64_t ldw, int nr, const float* xb, const int64_t* pix,
+                  int64_t np, const float* dyb, int64_t lddy) {
+    if (mr == MR) wgt_tile<MR, NV, false>(dwt, ldw, mr, nr, xb, pix, np, dyb, lddy);
+    else wgt_tile<MR, NV, true>(dwt, ldw, mr, nr, xb, pix, np, dyb, lddy);
+}
+
+void run_wgt_tile(const WeightTiling& wt, float* dwt, int64_t ldw, int mr, int nr,
+                  const float* xb, const int64_t* pix, int64_t np, const float* dyb,
+                  int64_t lddy) {
+    if (wt.NR == 64) wgt_tile_any<6, 4>(mr, dwt, ldw, nr, xb, pix, np, dyb, lddy);
+    else if (wt.NR == 32) wgt_tile_any<12, 2>(mr, dwt, ldw, nr, xb, pix, np, dyb, lddy);
+    else if (wt.MR == 24) wgt_tile_any<24, 1>(mr, dwt, ldw, nr, xb, pix, np, dyb, lddy);
+    else wgt_tile_any<12, 1>(mr, dwt, ldw, nr, xb, pix, np, dyb, lddy);
+}
+
+// Work units: (batch chunk g, dW column panel j); at least this many when the batch allows.
+constexpr int64_t kMinWeightUnits = 8;
+// Pixels per dy block: a block's panel (32 KiB) stays in L1 for all its tiles.
+constexpr int64_t kWeightBlockFloats = 8192;
+
+}  // namespace
+
+void backward_weights_avx512(float* dw, float* db, const DySource& dy, const float* x,
+                           const Conv2dShape& s) {
+    const int64_t RSC = s.R * s.S * s.C, PQ = s.P * s.Q;
+    std::memset(dw, 0, RSC * s.K * sizeof(float));
+    if (db) std::memset(db, 0, s.K * sizeof(float));
+    if (s.N == 0 || PQ <= 0 || s.K == 0) return;
+    const int64_t Hp = s.H + s.PT + s.PB, Wp = s.W + s.PL + s.PR;
+    const bool place = s.PT || s.PB || s.PL || s.PR;
+    int64_t* tables = static_cast<int64_t*>(scratch(kTables, (s.R * s.S + PQ) * 8));
+    int64_t* seg = tables;
+    int64_t L;
+    const int64_t nseg = segments(seg, &L, s.R, s.S, s.DH, s.DW, Wp, s.C);
+    int64_t* pix = tables + s.R * s.S;
+    pixel_offsets(pix, s.P, s.Q, s.SH, s.SW, Wp, s.C);
+    WeightTiling wt = weight_tiling(L, s.K);
+    wt.RT = nseg * wt.rts;
+    // dy is read in place when no mask is needed and every panel is whole; otherwise each unit
+    // copies (and masks, and zero-pads) its panel of each block of pixels.
+    const bool direct = dy.plain() && s.K % wt.NR == 0;
+    // Batch chunks: their number depends on the shape only (never on threads).
+    const int64_t G0 = imin(s.N, cdiv(kMinWeightUnits, wt.npanel));
+    const int64_t ipc = cdiv(s.N, G0), G = cdiv(s.N, ipc);
+    const int64_t part = RSC * s.K + s.K;  // one chunk's dW, then its db
+    float* parts = nullptr;
+    if (G > 1) {
+        parts = static_cast<float*>(scratch(kPartials, G * part * 4));
+        std::memset(parts, 0, G * part * sizeof(float));
+    }
+    const int64_t PB = imin(PQ, imax(6, kWeightBlockFloats / wt.NR));
+    const int64_t units = G * wt.npanel;
+    const int nt = team_size(2 * s.N * PQ * RSC * s.K, units);
+    int64_t xstride = 0, bstride = 0;
+    float* xbufs = place ? thread_slices(kImage, nt, Hp * Wp * s.C, &xstride) : nullptr;
+    float* blks = direct ? nullptr : thread_slices(kBlock, nt, PB * wt.NR, &bstride);
+#pragma omp parallel num_threads(nt)
+    {
+        const int tid = omp_get_thread_num();
+        float* xbuf = place ? xbufs + tid * xstride : nullptr;
+        float* blk = direct ? nullptr : blks + tid * bstride;
+        // Unit (g, j) owns columns [j*NR, j*NR + NR) of chunk g's partial dW and db (of dW and db
+        // themselves when G == 1): no element is written by two threads, and each is summed over
+        // the chunk's pixels in order by the same instructions whichever thread runs the unit.
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < units; u++) {
+            const int64_t g = u / wt.npanel, j = u % wt.npanel, k0 = j * wt.NR;
+            const int nr = static_cast<int>(imin(wt.NR, s.K - k0));
+            float* dwg = G > 1 ? parts + g * part : dw;
+            float* dbg = !db ? nullptr : G > 1 ? parts + g * part + RSC * s.K : db;
+            for (int64_t n = g * ipc; n < imin(s.N, (g + 1) * ipc); n++) {
+                const float* ximg = x + n * s.H * s.W * s.C;
+                if (place) {
+                    place_image(xbuf, Hp, Wp, ximg, nullptr, s.H, s.W, s.C, s.PT, s.PL, 1, 1);
+                    ximg = xbuf;
+                }
+                for (int64_t m0 = 0; m0 < PQ; m0 += PB) {
+                    const int64_t np = imin(PB, PQ - m0);
+                    const float* dyb = blk;
+                    int64_t lddy = wt.NR;
+                    if (direct) {
+                        dyb = dy.dy + (n * PQ + m0) * s.K + k0;
+                        lddy = s.K;
+                    } else {  // this panel of the block, masked or routed, zero-padded
+                        fill_dy_rows(blk, wt.NR, wt.NR, dy, n, m0, np, k0, nr, s.P, s.Q, s.K);
+                    }
+                    for (int64_t rt = 0; rt < wt.RT; rt++) {
+                        const int64_t sg = rt / wt.rts, r0 = (rt % wt.rts) * wt.MR;
+                        const int mr = static_cast<int>(imin(wt.MR, L - r0));
+                        run_wgt_tile(wt, dwg + (sg * L + r0) * s.K + k0, s.K, mr, nr,
+                                     ximg + seg[sg] + r0, pix + m0, np, dyb, lddy);
+                    }
+                    if (dbg) {
+                        if (wt.NR == 16) bias_block<1>(dbg + k0, nr, dyb, lddy, np);
+                        else if (wt.NR == 32) bias_block<2>(dbg + k0, nr, dyb, lddy, np);
+                        else bias_block<4>(dbg + k0, nr, dyb, lddy, np);
+                    }
+                }
+            }
+        }
+    }
+    if (G > 1) {  // add the chunks' partials in chunk order
+        for (int64_t g = 0; g < G; g++) {
+            const float* pg = parts + g * part;
+            for (int64_t e = 0; e < RSC * s.K; e++) dw[e] += pg[e];
+            if (db)
+                for (int64_t k = 0; k < s.K; k++) db[k] += pg[RSC * s.K + k];
+        }
+    }
+}
+
+}  // namespace conv
+}  // namespace grebe
