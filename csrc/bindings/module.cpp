@@ -11,6 +11,8 @@ void bind_conv(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_batchnorm(py::module_& m);
 void bind_rnn(py::module_& m);
+void bind_depthwise_conv(py::module_& m);
+void bind_grouped_conv(py::module_& m);
 }  // namespace grebe
 
 PYBIND11_MODULE(_C, m) {
@@ -24,4 +26,6 @@ PYBIND11_MODULE(_C, m) {
     grebe::bind_pool(m);
     grebe::bind_batchnorm(m);
     grebe::bind_rnn(m);
+    grebe::bind_depthwise_conv(m);
+    grebe::bind_grouped_conv(m);
 }

@@ -79,6 +79,7 @@ _LAZY_NAMES = {
     "Model": "grebe.models",
     "Input": "grebe.models",
     "load_model": "grebe.saving",
+    "from_dlpack": "grebe.dlpack",
 }
 
 

@@ -100,6 +100,15 @@ class Tensor:
         t._keras_mask = None
         return t
 
+    # ---- DLPack: zero-copy exchange with numpy, PyTorch, JAX (grebe.from_dlpack is the way in)
+    def __dlpack__(self, *args, **kwargs):
+        """The tensor's memory as a DLPack capsule (no copy): `torch.from_dlpack(t)` and
+        `np.from_dlpack(t)` see, and write, the same memory."""
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
     # ---- numpy-like attributes -------------------------------------------------------------
     @property
     def shape(self) -> tuple:

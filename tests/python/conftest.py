@@ -3,7 +3,13 @@ import sys
 
 import pytest
 
+# Tests that compare with real Keras 3 run it on PyTorch (the tests' reference library), never
+# on TensorFlow, whether or not TensorFlow happens to be installed.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 sys.path.insert(0, os.path.dirname(__file__))  # tests/python/helpers.py
+# Tests that compare with Keras 3 use its torch backend (torch is the tests' reference anyway).
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -49,3 +49,26 @@ def test_readme_explain_block_runs(tmp_path, monkeypatch):
     exec(compile(block, "README explain block", "exec"), scope)
     assert scope["ig"].shape == (2, 16, 16, 1) and scope["tok"].shape == (2, 6, 4)
     assert (tmp_path / "why.png").exists()
+
+
+def test_readme_interop_block_runs(tmp_path, monkeypatch):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    import torch
+
+    block = next(b for b in _blocks() if "from_dlpack" in b)
+    monkeypatch.chdir(tmp_path)
+    km = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    km.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    km.save("trained_by_keras.keras")
+    rng = np.random.default_rng(0)
+    scope = {"x": rng.random((16, 4), dtype=np.float32), "y": rng.integers(0, 3, 16),
+             "torch_tensor": torch.ones(3), "grebe": __import__("grebe")}
+    exec(compile(block.replace("model.fit(x, y)", "model.fit(x, y, verbose=0)"),
+                 "README interop block", "exec"), scope)
+    assert (tmp_path / "tuned.keras").exists() and (tmp_path / "tuned.onnx").exists()
+    back = keras.saving.load_model("tuned.keras")
+    np.testing.assert_allclose(np.asarray(back.predict(scope["x"], verbose=0)),
+                               scope["model"].predict(scope["x"], verbose=0), atol=1e-6)

@@ -2,8 +2,15 @@
 from grebe.layers.layer import Layer  # noqa: F401
 from grebe.layers.input_layer import Input, InputLayer  # noqa: F401
 from grebe.layers.core import Activation, Dense, Identity  # noqa: F401
+from grebe.layers.lambda_layer import Lambda  # noqa: F401
+from grebe.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from grebe.layers.preprocessing import RandomFlip, RandomTranslation, Rescaling  # noqa: F401
 from grebe.layers.conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
+from grebe.layers.conv_transpose import (  # noqa: F401
+    Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose)
+from grebe.layers.depthwise_conv import DepthwiseConv1D, DepthwiseConv2D  # noqa: F401
+from grebe.layers.separable_conv import (  # noqa: F401
+    SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D)
 from grebe.layers.merging import (  # noqa: F401
     Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract,
     add, average, concatenate, maximum, minimum, multiply, subtract)
@@ -14,7 +21,10 @@ from grebe.layers.pooling import (  # noqa: F401
 from grebe.layers.reshaping import (  # noqa: F401
     Cropping1D, Cropping2D, Flatten, Reshape, ZeroPadding1D, ZeroPadding2D)
 from grebe.layers.regularization import (  # noqa: F401
-    Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D)
+    ActivityRegularization, AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
+    SpatialDropout1D, SpatialDropout2D)
+from grebe.layers.upsampling import Permute, RepeatVector, UpSampling1D, UpSampling2D  # noqa: F401
+from grebe.layers.group_normalization import GroupNormalization, UnitNormalization  # noqa: F401
 from grebe.layers.normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from grebe.layers.rnn import (  # noqa: F401
     GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells,

@@ -1,5 +1,6 @@
 """Regularization layers (Keras 3 names, arguments and defaults): Dropout, SpatialDropout1D/2D,
-GaussianNoise, GaussianDropout. All are the identity unless called with a truthy `training`.
+GaussianNoise, GaussianDropout, AlphaDropout (the identity unless called with a truthy
+`training`) and ActivityRegularization (the identity, adding a penalty on its output).
 
 Randomness: seed=None draws from grebe's global generator (`grebe.random.seed` reproduces it);
 an integer seed gives the layer its own stream, so the same layer draws a new mask at every
@@ -24,7 +25,7 @@ from grebe.ops.dropout import Dropout as _DropoutFn
 from grebe.ops.dropout import check_rate, dropout_mask
 
 __all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
-           "GaussianDropout"]
+           "GaussianDropout", "AlphaDropout", "ActivityRegularization"]
 
 
 def _check_seed(seed, who: str):
@@ -163,3 +164,68 @@ class GaussianDropout(_Random):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class AlphaDropout(_Random):
+    """Dropout that keeps SELU's self-normalization (Klambauer et al. 2017): in training,
+    dropped inputs are set to SELU's negative saturation -alpha*scale, then an affine map
+    a*x + b restores the mean and variance."""
+
+    _ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+    def __init__(self, rate, noise_shape=None, seed=None, name=None, **kwargs):
+        super().__init__(seed, name=name, **kwargs)
+        self.rate = check_rate(rate, "AlphaDropout")
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0.0:
+            return inputs
+        shape = tuple(inputs.shape) if self.noise_shape is None else tuple(
+            d if n is None else n for n, d in zip(self.noise_shape, inputs.shape))
+        keep = (self._generator().random(shape) >= self.rate).astype(np.float32)
+        ap, rate = self._ALPHA_P, self.rate
+        a = ((1.0 - rate) * (1.0 + rate * ap ** 2)) ** -0.5
+        b = -a * ap * rate
+        # a * (x * keep + ap * (1 - keep)) + b, as one multiply and one add on the Tensor.
+        scale = np.broadcast_to(np.float32(a) * keep, inputs.shape)
+        shift = np.broadcast_to(np.float32(a * ap) * (1.0 - keep) + np.float32(b),
+                                inputs.shape)
+        return ops.add(ops.multiply(inputs, np.ascontiguousarray(scale)),
+                       np.ascontiguousarray(shift, dtype=np.float32))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+                "seed": self.seed}
+
+
+class ActivityRegularization(Layer):
+    """The identity, adding l1 * sum(|x|) + l2 * sum(x ** 2) of each call's input to
+    `layer.losses` (and so to the training loss), as Keras 3 does (no division by the batch)."""
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        from grebe import regularizers
+
+        self.l1, self.l2 = float(l1), float(l2)
+        for arg, v in (("l1", self.l1), ("l2", self.l2)):
+            if v < 0:
+                raise ValueError(f"ActivityRegularization: {arg} must be >= 0, received "
+                                 f"{arg}={v}")
+        self._regularizer = regularizers.L1L2(l1=self.l1, l2=self.l2)
+        self._activity_losses: list = []
+        self.supports_masking = True
+
+    def call(self, inputs):
+        self._activity_losses = [self._regularizer(inputs)]
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "l1": self.l1, "l2": self.l2}

@@ -220,6 +220,21 @@ class Model(Trainer, Layer):
 
         return saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Keras 3's export: `format="onnx"` writes an ONNX model (grebe.export.onnx; needs
+        `pip install "grebe[onnx]"`), with a dynamic batch dimension. grebe has no TensorFlow,
+        so the other formats raise. kwargs: `opset` (default 17)."""
+        if format != "onnx":
+            raise ValueError(f"Model.export: format={format!r} is not available in grebe "
+                             f"(it needs TensorFlow); use format='onnx'")
+        if input_signature is not None:
+            raise ValueError("Model.export: input_signature is not supported; the model's "
+                             "Input shapes are exported with a dynamic batch dimension")
+        from grebe.export.onnx import export_onnx
+
+        return export_onnx(self, filepath, verbose=bool(verbose), **kwargs)
+
     # ---- config ------------------------------------------------------------------------------
     def get_config(self) -> dict:
         """For a subclassed model that defines no get_config: its constructor arguments when

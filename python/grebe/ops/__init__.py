@@ -26,6 +26,9 @@ from grebe.ops.conv import conv1d, conv2d, conv2d_relu_maxpool  # noqa: F401
 from grebe.ops.pool import (avg_pool1d, avg_pool2d, global_avg_pool,  # noqa: F401
                             global_max_pool, max_pool1d, max_pool2d)
 from grebe.ops.normalization import batch_norm, layer_norm  # noqa: F401
+from grebe.ops.conv_transpose import conv1d_transpose, conv2d_transpose  # noqa: F401
+from grebe.ops.depthwise_conv import depthwise_conv1d, depthwise_conv2d  # noqa: F401
+from grebe.ops.upsampling import resize_bilinear  # noqa: F401
 from grebe.ops.dropout import dropout  # noqa: F401
 from grebe.ops.loss import (sigmoid_cross_entropy, softmax_cross_entropy,  # noqa: F401
                             sparse_softmax_cross_entropy)

@@ -45,6 +45,10 @@ def _optimizer_state(model) -> dict:
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """Saves architecture, weights, compile config and optimizer state in one zip file."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".keras"):  # Keras 3's own archive
+        from grebe.saving import keras_files
+
+        return keras_files.save_keras(model, filepath, overwrite=overwrite)
     _check_overwrite(filepath, overwrite)
     groups = _weight_groups(model)
     tensors = _weight_tensors(groups)
@@ -91,10 +95,16 @@ def _build_model(model, build_config) -> None:
             model(Tensor(np.zeros(tuple(1 if d is None else d for d in shape), np.float32)))
 
 
-def load_model(filepath, custom_objects: dict | None = None, compile: bool = True):
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True,
+               safe_mode: bool = True):
     """Rebuilds a model saved with save_model: architecture, weights and, with compile=True,
-    the compile config and the optimizer state, so that training continues exactly."""
+    the compile config and the optimizer state, so that training continues exactly. A path
+    ending in .keras is read as a Keras 3 archive (saving/keras_files.py; safe_mode as Keras)."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".keras"):
+        from grebe.saving import keras_files
+
+        return keras_files.load_keras(filepath, custom_objects, compile, safe_mode)
     blob = _read_bytes(filepath)
     if not blob.startswith(b"PK"):
         hint = ""

@@ -12,8 +12,13 @@ from grebe.saving.weights_index import (_weight_groups, _weights_index, _weight_
 
 # ---- weights files -----------------------------------------------------------------------------
 def save_weights(model, filepath, overwrite: bool = True) -> None:
-    """Saves the weights alone as a safetensors file (layer index in its metadata)."""
+    """Saves the weights alone as a safetensors file (layer index in its metadata); a path
+    ending in .h5 gets Keras 3's HDF5 layout (saving/keras_files.py)."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".h5"):
+        from grebe.saving import keras_files
+
+        return keras_files.save_weights_h5(model, filepath, overwrite=overwrite)
     _check_overwrite(filepath, overwrite)
     groups = _weight_groups(model)
     import grebe
@@ -42,8 +47,17 @@ def load_weights(model, filepath, skip_mismatch: bool = False,
     Layers are matched by position among the layers that hold weights (by_name=False, Keras's
     default) or by layer name (by_name=True: partial loading into a different architecture,
     e.g. a pre-trained base under a new head). A shape or count mismatch raises ValueError,
-    unless skip_mismatch=True, which skips that layer. Returns a WeightsReport."""
+    unless skip_mismatch=True, which skips that layer. Returns a WeightsReport. A Keras 3
+    `.weights.h5` file (or a `.keras` archive) is read by saving/keras_files.py."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".h5"):
+        from grebe.saving import keras_files
+
+        return keras_files.load_weights_h5(model, filepath, skip_mismatch)
+    if filepath.endswith(".keras"):
+        from grebe.saving import keras_files
+
+        return model.set_weights(keras_files.load_keras(filepath, compile=False).get_weights())
     blob = _read_bytes(filepath)
     if blob.startswith(b"PK"):
         config, tensors = _read_model_zip(filepath, blob)

@@ -1,0 +1,1 @@
+"""Exporting grebe models to other runtimes: ONNX (`model.export(path, format="onnx")`)."""
