@@ -41,6 +41,9 @@ def _is_functional_call(args, kwargs) -> bool:
 class Model(Trainer, Layer):
     """A trainable stack or graph of layers with compile/fit/evaluate/predict."""
 
+    # How code below models (saving, export) tells a model from a layer without importing this.
+    _is_model = True
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and _is_functional_call(args, kwargs):
             from grebe.models.functional import Functional
