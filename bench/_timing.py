@@ -31,6 +31,29 @@ def median_times(fns: dict, repeats: int, budget: float, settle: float,
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
+def interleaved_times(fns: dict, repeats: int, budget: float, settle: float = 0.0) -> dict:
+    """{name: [seconds per call, one per repeat]}: each function first sized to a block of about
+    `budget` seconds, then the blocks of all functions interleaved in every repeat (for ratios
+    taken per repeat, which a shared machine's swings hit alike)."""
+    number = {}
+    for name, fn in fns.items():  # warm up and size each block
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        number[name] = max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            if settle:
+                time.sleep(settle)
+                fn()
+            t0 = time.perf_counter()
+            for _ in range(number[name]):
+                fn()
+            times[name].append((time.perf_counter() - t0) / number[name])
+    return times
+
+
 def machine_peak(threads: int) -> float:
     """The measured FP32 FMA peak (GFLOP/s) of this machine for grebe's active ISA on `threads`
     threads: a register-only FMA loop in the extension (_C.fma_peak_gflops), best of a few

@@ -10,10 +10,10 @@ the ratio grebe/peer (> 1: grebe faster), the fraction of this machine's measure
 (_C.fma_peak_gflops; 8.38 MFLOP per image forward, 23.6 per training step), and thread scaling
 (2 vs 1 thread). TensorFlow runs as Keras 3 (tf.keras), printed "not installed" when absent.
 
-grebe rows: "loop" is the PyTorch-style step (model(x), loss, backward, optimizer.apply);
-"loop, conv+pool fused" the same with each Conv2D(relu) + MaxPooling2D pair run as one fused
-op (Conv2D.call_with_pool); "train_on_batch"/"predict_on_batch" are the Keras API when
-grebe.Sequential provides them.
+grebe rows: "loop" is the PyTorch-style step (model(x), loss, backward, optimizer.apply) on the
+Sequential model; "train_on_batch"/"predict_on_batch" the Keras API on it; "functional
+train_on_batch" the same layers written with grebe.Input ... grebe.Model(i, o), which must run
+at the Sequential's speed (both fuse each relu Conv2D + MaxPooling2D: grebe.layers.fusion).
 PyTorch runs the same architecture NCHW (its default, and the layout of the 2370 img/s figure
 in DESIGN.md) with nn.CrossEntropyLoss on logits (= softmax + categorical cross-entropy) and
 torch.optim.Adam; torch.set_num_threads is set to grebe's thread count.
@@ -43,16 +43,9 @@ def parse_args():
 
 # ---- grebe ---------------------------------------------------------------------------------
 
-def grebe_model(batch: int):
-    """({variant: (train_step, infer)}, notes) for the seed CNN in grebe."""
-    import numpy as np
-
-    import grebe
-    from grebe import layers as L
-
-    grebe.utils.set_random_seed(0)
-    layers = [
-        L.Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=(32, 32, 3)),
+def _seed_layers(L):
+    return [
+        L.Conv2D(32, kernel_size=(3, 3), activation="relu"),
         L.MaxPooling2D(pool_size=(2, 2)),
         L.Conv2D(64, kernel_size=(3, 3), activation="relu"),
         L.MaxPooling2D(pool_size=(2, 2)),
@@ -60,40 +53,39 @@ def grebe_model(batch: int):
         L.Dense(128, activation="relu"),
         L.Dense(10, activation="softmax"),
     ]
+
+
+def grebe_model(batch: int):
+    """({variant: (train_step, infer)}, notes) for the seed CNN in grebe: the same layers as a
+    Sequential and as a functional model (each runs its own fusion plan, grebe.layers.fusion)."""
+    import numpy as np
+
+    import grebe
+    from grebe import layers as L
+
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 32, 32, 3)).astype(np.float32)
     labels = rng.integers(0, 10, batch)
     y = np.eye(10, dtype=np.float32)[labels]
-    model = grebe.Sequential(layers)
-
-    def forward(inp, training):
-        return model(inp, training=training)
-
-    def forward_fused(inp, training):
-        """The layers in order, each relu Conv2D + MaxPooling2D pair as one fused op
-        (Conv2D.call_with_pool): what a fusing Sequential would run."""
-        out, i = inp, 0
-        while i < len(layers):
-            la = layers[i]
-            if i + 1 < len(layers) and getattr(la, "fuses_with", None) and \
-                    la.fuses_with(layers[i + 1]):
-                out = la.call_with_pool(out, layers[i + 1])
-                i += 2
-            else:
-                out = la(out)
-                i += 1
-        return out
-    forward(x, False)  # builds every layer
-    weights = [w for layer in layers for w in layer.trainable_weights]
+    grebe.utils.set_random_seed(0)
+    model = grebe.Sequential([grebe.Input((32, 32, 3))] + _seed_layers(L))
+    grebe.utils.set_random_seed(0)
+    inp = grebe.Input((32, 32, 3))
+    out = inp
+    for layer in _seed_layers(L):
+        out = layer(out)
+    functional = grebe.Model(inp, out)
+    assert model.fusion_plan() and len(functional.fusion_plan()) == len(model.fusion_plan())
     loss_fn = grebe.losses.CategoricalCrossentropy()
     xt = grebe.tensor(x)
 
-    def loop(fwd):
+    def loop(m):
+        """The PyTorch-style step: m(x), loss, backward, optimizer.apply."""
         opt = grebe.optimizers.Adam(learning_rate=1e-3)
+        weights = m.trainable_weights
 
         def train_step():
-            out = fwd(xt, True)
-            loss = loss_fn(y, out)
+            loss = loss_fn(y, m(xt, training=True))
             for w in weights:
                 w.grad = None
             loss.backward()
@@ -101,16 +93,17 @@ def grebe_model(batch: int):
 
         def infer():
             with grebe.no_grad():
-                return fwd(xt, False)
+                return m(xt, training=False)
         return train_step, infer
 
-    model.compile(optimizer=grebe.optimizers.Adam(learning_rate=1e-3),
+    fns = {"loop": loop(model)}
+    for name, m in (("train_on_batch", model), ("functional train_on_batch", functional)):
+        m.compile(optimizer=grebe.optimizers.Adam(learning_rate=1e-3),
                   loss="categorical_crossentropy")
-    model.train_on_batch(x, y)
-    fns = {"loop": loop(forward), "loop, conv+pool fused": loop(forward_fused),
-           "train_on_batch": (lambda: model.train_on_batch(x, y),
-                              lambda: model.predict_on_batch(x))}
-    return fns, "grebe.Sequential of grebe.layers, Adam, categorical cross-entropy"
+        m.train_on_batch(x, y)
+        fns[name] = (lambda m=m: m.train_on_batch(x, y), lambda m=m: m.predict_on_batch(x))
+    return fns, "grebe.Sequential / functional grebe.Model of grebe.layers, Adam, categorical " \
+        "cross-entropy; fused: " + ", ".join(f"{a}+{b}" for a, b in model.fusion_plan())
 
 
 # ---- PyTorch -------------------------------------------------------------------------------
@@ -211,6 +204,11 @@ def main():
             print(f"  {who:28} {tr:12.0f} {1e3 * batch / tr:8.2f} "
                   f"{100 * tr * TRAIN_MFLOP / 1e3 / peak:5.0f}% {inf:12.0f} "
                   f"{100 * inf * FWD_MFLOP / 1e3 / peak:5.0f}%")
+        seq, fun = "grebe train_on_batch", "grebe functional train_on_batch"
+        r_tr = ips[(fun, "train")] / ips[(seq, "train")]
+        r_inf = ips[(fun, "infer")] / ips[(seq, "infer")]
+        print(f"  grebe functional / Sequential (same model): train {r_tr:.3f}x, "
+              f"inference {r_inf:.3f}x")
         targets = {"torch": "train >= 3x", "tensorflow": "train >= 2x, inference >= 2x"}
         for peer in ("torch", "tensorflow"):
             if (peer, "train") in ips:

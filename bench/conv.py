@@ -11,7 +11,7 @@ grebe faster).
 grebe rows time the kernels through grebe._C (fresh outputs, as the ops use them); the
 "op f+b" rows time the whole differentiable op (ops.conv2d + backward through autograd, input
 gradient only where a real network needs it) against torch's relu(conv2d(...)) + backward; the
-"+pool fused f+b" rows time ops.conv2d_relu_maxpool2d (conv, relu and the 2x2 max pooling of
+"+pool fused f+b" rows time ops.conv2d_relu_maxpool (conv, relu and the 2x2 max pooling of
 the seed CNN in one op) against torch's max_pool2d(relu(conv2d(...))) + backward; their
 GFLOP/s are effective ones (the unfused conv's FLOPs over the fused time: the fused op skips
 the conv outputs that the pooling drops, row and column 12 of conv2's 13 x 13).
@@ -120,11 +120,11 @@ def main():
             out.backward(dy)
         if seed:
             g["op f+b"] = grebe_op
-            yp = ops.conv2d_relu_maxpool2d(x, w, b).numpy()
+            yp = ops.conv2d_relu_maxpool(x, w, b).numpy()
             dyp = rng.standard_normal(yp.shape).astype(np.float32)
 
             def grebe_fused_op():
-                out = ops.conv2d_relu_maxpool2d(xg, wg, bg)
+                out = ops.conv2d_relu_maxpool(xg, wg, bg)
                 wg.grad = bg.grad = xg.grad = None
                 out.backward(dyp)
             g["+pool fused f+b"] = grebe_fused_op
@@ -207,7 +207,7 @@ def main():
     for u in used:
         print(f"  {u[0]} {u[1]:17} {t(*u):7.3f} ms  {100 * t(*u) / total:5.1f}%")
     print(f"  total {total:.2f} ms (+ the two max-pooling passes, forward and backward, outside "
-          f"this benchmark);\n  with conv+relu+pool fused (ops.conv2d_relu_maxpool2d, pooling "
+          f"this benchmark);\n  with conv+relu+pool fused (ops.conv2d_relu_maxpool, pooling "
           f"included, through autograd): {fused:.2f} ms")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:

@@ -15,7 +15,8 @@ import argparse
 import json
 import os
 import sys
-import time
+
+from _timing import interleaved_times  # bench/_timing.py
 
 
 def parse_args():
@@ -26,24 +27,6 @@ def parse_args():
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                  "elementwise.json"))
     return p.parse_args()
-
-
-def timeit_interleaved(fns: dict, repeats: int, budget: float) -> dict:
-    """Seconds per call of each fn: per repeat, each fn runs ~budget seconds; fns interleave."""
-    number = {}
-    for name, fn in fns.items():
-        fn()
-        t0 = time.perf_counter()
-        fn()
-        number[name] = max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(number[name]):
-                fn()
-            times[name].append((time.perf_counter() - t0) / number[name])
-    return times
 
 
 def main():
@@ -98,7 +81,7 @@ def main():
             tfn(ta, tb).sum().backward()
             ta.grad = None
 
-        times = timeit_interleaved({"grebe": lambda: gfn(ga, gb), "torch": lambda: tfn(ta, tb),
+        times = interleaved_times({"grebe": lambda: gfn(ga, gb), "torch": lambda: tfn(ta, tb),
                                     "grebe_fb": g_fb, "torch_fb": t_fb}, repeats, budget)
         med = {k: float(np.median(v)) * 1e6 for k, v in times.items()}
         r = float(np.median(np.array(times["torch"]) / np.array(times["grebe"])))
@@ -131,7 +114,7 @@ def main():
                "torch_bw": lambda: torch.autograd.grad(ty, tx, tup, retain_graph=True)}
         if name in numpy_fns:
             fns["numpy"] = lambda: numpy_fns[name](big)
-        times = timeit_interleaved(fns, repeats, budget)
+        times = interleaved_times(fns, repeats, budget)
         gbs = {k: big.nbytes / float(np.median(v)) / 1e9 for k, v in times.items()}
         r = float(np.median(np.array(times["torch"]) / np.array(times["grebe"])))
         rb = float(np.median(np.array(times["torch_bw"]) / np.array(times["grebe_bw"])))

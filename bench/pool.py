@@ -21,7 +21,8 @@ import argparse
 import json
 import os
 import sys
-import time
+
+from _timing import interleaved_times  # bench/_timing.py
 
 CASES = [  # (name, shape NHWC, mode)
     ("maxpool 2x2 conv1", (64, 30, 30, 32), "max"),
@@ -42,26 +43,6 @@ def parse_args():
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                  "pool.json"))
     return p.parse_args()
-
-
-def timer(fns, repeats, budget, settle):
-    """{name: [seconds per call]} over `repeats` blocks, libraries interleaved."""
-    number = {}
-    for name, fn in fns.items():  # warm up and size each block to ~budget seconds
-        fn()
-        t0 = time.perf_counter()
-        fn()
-        number[name] = max(1, int(budget / max(time.perf_counter() - t0, 1e-7)))
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            time.sleep(settle)
-            fn()
-            t0 = time.perf_counter()
-            for _ in range(number[name]):
-                fn()
-            times[name].append((time.perf_counter() - t0) / number[name])
-    return times
 
 
 def main():
@@ -147,7 +128,7 @@ def main():
             assert np.allclose(got, ref.permute(0, 2, 3, 1).numpy(), atol=1e-6), \
                 f"grebe's {mode} pool backward differs from torch at {shape}"
         for pname, fns in passes.items():
-            times = timer(fns, repeats, budget, args.settle)
+            times = interleaved_times(fns, repeats, budget, args.settle)
             ms = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
 
             def ratio(other):

@@ -35,6 +35,7 @@ import threading
 import numpy as np
 
 from grebe.inplace import _hold_saved, write_arrays  # noqa: F401 (write_arrays re-exported)
+from grebe.tensor import Tensor, accumulate_leaf, seed_grad
 
 
 class _GradState(threading.local):
@@ -91,7 +92,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         # The hot path of every op: keep it to a few hundred nanoseconds.
-        T = _tensor_class()
+        T = Tensor
         ctx = cls.__new__(cls)
         ctx.saved = ()
         grad_on = _state.grad_enabled
@@ -119,6 +120,10 @@ class Function:
         ctx.out_meta = None
         return make(out, True, ctx, 0)
 
+    def run_backward(self, tensor, grad=None, retain_graph: bool = False) -> None:
+        """Tensor.backward() on an output of this node: the graph walk below."""
+        backward(tensor, grad, retain_graph)
+
     @staticmethod
     def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -126,17 +131,6 @@ class Function:
     @staticmethod
     def backward(ctx, *grads):  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-_Tensor = None
-
-
-def _tensor_class():
-    global _Tensor
-    if _Tensor is None:
-        from grebe.tensor import Tensor
-        _Tensor = Tensor
-    return _Tensor
 
 
 def _topological_order(root_ctx):
@@ -178,23 +172,9 @@ _FREED = ("backward: this graph was already freed by an earlier backward(); to c
 
 def backward(tensor, grad=None, retain_graph: bool = False) -> None:
     """Accumulates d(tensor)/d(leaf) * grad into every leaf's `.grad` that requires it."""
-    T = _tensor_class()
-    if not tensor.requires_grad:
-        raise RuntimeError("backward: the tensor does not require grad and has no graph "
-                           "(was it computed under no_grad, or from inputs without "
-                           "requires_grad=True?)")
-    if grad is None:
-        if tensor.data.size != 1:
-            raise RuntimeError("backward: grad can be implicitly created only for scalar "
-                               f"outputs; received shape {tensor.shape}. Pass grad=...")
-        grad = np.ones(tensor.data.shape, dtype=np.float32)
-    else:
-        grad = np.asarray(grad.data if isinstance(grad, T) else grad, dtype=np.float32)
-        if grad.shape != tensor.shape:
-            raise ValueError(f"backward: grad must have the tensor's shape {tensor.shape}, "
-                             f"received {grad.shape}")
+    grad = seed_grad(tensor, grad)
     if tensor._ctx is None:  # a leaf
-        _accumulate_leaf(tensor, grad)
+        accumulate_leaf(tensor, grad)
         return
 
     if not tensor._ctx.needs_input_grad:
@@ -239,7 +219,7 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
                 inp = inputs[i]
                 if inp._ctx is None:
                     owned = _getrefcount is not None and _getrefcount(g) <= _SOLE_OWNER_REFS
-                    _accumulate_leaf(inp, g, owned)
+                    accumulate_leaf(inp, g, owned)
                 else:
                     slot = pending.get(id(inp._ctx))
                     if slot is None:
@@ -261,20 +241,6 @@ def _n_outputs(ctx) -> int:
     return 1 if ctx.out_meta is None else len(ctx.out_meta)
 
 
-def _accumulate_leaf(t, g, owned: bool = False) -> None:
-    """t.grad += g; with `owned` (nothing else refers to g) a fresh float32 C-contiguous g of
-    t's shape becomes t.grad itself instead of a copy."""
-    if t._grad is None:
-        if owned and type(g) is np.ndarray and g.base is None and g.dtype == np.float32 and \
-                g.shape == t.data.shape and g.flags.c_contiguous and g.flags.writeable:
-            t._grad = g
-            return
-        g = np.asarray(g, dtype=np.float32)
-        if g.shape != t.data.shape:
-            g = np.broadcast_to(g, t.data.shape)
-        t._grad = np.array(g, dtype=np.float32, order="C", copy=True)
-    else:
-        t._grad += g
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

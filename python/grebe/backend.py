@@ -11,6 +11,7 @@ import numpy as np
 
 _config = {"epsilon": 1e-7}
 _uids: dict = {}
+_name_counts: dict = {}  # the automatic layer names: dense, dense_1, ...
 
 
 def backend() -> str:
@@ -54,10 +55,20 @@ def set_image_data_format(data_format: str) -> None:
 
 def clear_session(free_memory: bool = True) -> None:
     """Restarts the automatic layer names (dense, dense_1, ...) and the uid counters."""
-    from grebe.layers import layer
-
-    layer.reset_names()
+    reset_names()
     _uids.clear()
+
+
+def unique_name(base: str) -> str:
+    """`base`, then base_1, base_2 ... (the automatic layer names; clear_session restarts)."""
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_names() -> None:
+    """Restarts the automatic layer names (dense, dense_1, ...) as Keras's clear_session."""
+    _name_counts.clear()
 
 
 def get_uid(prefix: str = "") -> int:

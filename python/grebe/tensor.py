@@ -10,14 +10,39 @@ array([[2., 4.],
 
 Floating inputs become float32 once, at the edge; integer and boolean arrays (labels, masks)
 keep their dtype and never require grad. `.grad` is a numpy array (the accumulated gradient).
+
+This module is the bottom of grebe's Python layers and imports nothing of grebe. The two things
+a Tensor does that live higher up reach it without an import:
+- `backward()` asks the Function that made the tensor (`self._ctx`, a grebe.autograd.Function)
+  to run the graph walk; a leaf only accumulates its gradient, here.
+- the operators and methods (+, @, .sum(), .reshape() ...) are grebe.ops functions, which
+  grebe/ops/__init__.py hands over once through `define_operators`.
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
-from grebe import autograd
 
-_ops = None  # the grebe.ops package, set when it is imported (avoids an import cycle)
+def _ops_not_loaded(*args, **kwargs):
+    raise RuntimeError("grebe.tensor: the Tensor operators come from grebe.ops; import grebe")
+
+
+_OPERATOR_NAMES = ("add", "subtract", "multiply", "divide", "negative", "power", "matmul", "abs",
+                   "getitem", "sum", "mean", "max", "min", "reshape", "transpose", "exp", "log",
+                   "sqrt", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "clip")
+_ops = types.SimpleNamespace(**{n: _ops_not_loaded for n in _OPERATOR_NAMES})
+
+
+def define_operators(**functions) -> None:
+    """Sets the functions behind the Tensor operators (called by grebe.ops when it loads);
+    every name of _OPERATOR_NAMES is required, no other."""
+    if set(functions) != set(_OPERATOR_NAMES):
+        raise ValueError(f"define_operators: expected {sorted(_OPERATOR_NAMES)}, received "
+                         f"{sorted(functions)}")
+    for name, fn in functions.items():
+        setattr(_ops, name, fn)
 
 
 def check_numeric(a: np.ndarray, who: str) -> np.ndarray:
@@ -62,8 +87,10 @@ def _as_array(data, dtype=None) -> np.ndarray:
 class Tensor:
     """An n-dimensional float32 array that records the operations applied to it."""
 
+    # _keras_logits / _logits_kind are set only on softmax and sigmoid outputs (Keras's
+    # _keras_logits): the tensor they were computed from, for crossentropy losses.
     __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_out_index", "name", "trainable",
-                 "_keras_mask", "__weakref__")
+                 "_keras_mask", "_keras_logits", "_logits_kind", "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
@@ -173,8 +200,12 @@ class Tensor:
             np.ascontiguousarray(g, dtype=np.float32)
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Accumulates gradients into the `.grad` of every leaf that requires grad."""
-        autograd.backward(self, grad, retain_graph)
+        """Accumulates gradients into the `.grad` of every leaf that requires grad (the walk
+        is grebe.autograd.backward, run by the Function that made this tensor)."""
+        if self._ctx is not None:
+            self._ctx.run_backward(self, grad, retain_graph)
+        else:
+            accumulate_leaf(self, seed_grad(self, grad))
 
     def detach(self) -> "Tensor":
         """The same values with no history (shares memory)."""
@@ -281,6 +312,41 @@ class Tensor:
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+def seed_grad(t: Tensor, grad) -> np.ndarray:
+    """The gradient backward() starts from: ones for a scalar, else `grad` checked against t."""
+    if not t.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no graph "
+                           "(was it computed under no_grad, or from inputs without "
+                           "requires_grad=True?)")
+    if grad is None:
+        if t.data.size != 1:
+            raise RuntimeError("backward: grad can be implicitly created only for scalar "
+                               f"outputs; received shape {t.shape}. Pass grad=...")
+        return np.ones(t.data.shape, dtype=np.float32)
+    grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=np.float32)
+    if grad.shape != t.shape:
+        raise ValueError(f"backward: grad must have the tensor's shape {t.shape}, "
+                         f"received {grad.shape}")
+    return grad
+
+
+def accumulate_leaf(t: Tensor, g, owned: bool = False) -> None:
+    """t.grad += g; with `owned` (nothing else refers to g) a fresh float32 C-contiguous g of
+    t's shape becomes t.grad itself instead of a copy. Writes the slot directly: the grad
+    setter's checks are for users, and g is already the tensor's shape here."""
+    if t._grad is None:
+        if owned and type(g) is np.ndarray and g.base is None and g.dtype == np.float32 and \
+                g.shape == t.data.shape and g.flags.c_contiguous and g.flags.writeable:
+            t._grad = g
+            return
+        g = np.asarray(g, dtype=np.float32)
+        if g.shape != t.data.shape:
+            g = np.broadcast_to(g, t.data.shape)
+        t._grad = np.array(g, dtype=np.float32, order="C", copy=True)
+    else:
+        t._grad += g
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:

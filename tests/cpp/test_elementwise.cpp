@@ -14,13 +14,7 @@
 namespace grebe {
 namespace {
 
-std::vector<float> random_vec(int64_t n, float lo, float hi, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
+using testing_util::random_vec;
 
 double sig(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
@@ -52,7 +46,7 @@ TEST(Elementwise, ActForwardMatchesDoubleFormulaAndReference) {
     for (int a = 0; a < static_cast<int>(Act::count); a++) {
         const Act act = static_cast<Act>(a);
         for (int64_t n : kSizes) {
-            auto x = random_vec(n, -9.0f, 9.0f, 1 + a);
+            auto x = random_vec(n, 1 + a, -9.0f, 9.0f);
             std::vector<float> y(n), ref(n);
             act_forward(y.data(), x.data(), n, act, 0.3f);
             act_forward_reference(ref.data(), x.data(), n, act, 0.3f);
@@ -69,8 +63,8 @@ TEST(Elementwise, ActBackwardMatchesFiniteDifferences) {
     for (int a = 0; a < static_cast<int>(Act::count); a++) {
         const Act act = static_cast<Act>(a);
         const int64_t n = 1001;
-        auto x = random_vec(n, -5.0f, 5.0f, 10 + a);
-        auto dy = random_vec(n, -1.0f, 1.0f, 20 + a);
+        auto x = random_vec(n, 10 + a, -5.0f, 5.0f);
+        auto dy = random_vec(n, 20 + a, -1.0f, 1.0f);
         std::vector<float> y(n), dx(n), dx_ref(n);
         act_forward_reference(y.data(), x.data(), n, act, 0.3f);
         act_backward(dx.data(), dy.data(), x.data(), y.data(), n, act, 0.3f);
@@ -102,7 +96,7 @@ TEST(Elementwise, SoftmaxRowsMatchDoubleAndStayFiniteForHugeLogits) {
     for (int64_t N : {1, 3, 8, 10, 17, 1000}) {
         for (bool log : {false, true}) {
             const int64_t M = 5;
-            auto x = random_vec(M * N, -30.0f, 30.0f, 3 + N);
+            auto x = random_vec(M * N, 3 + N, -30.0f, 30.0f);
             x[0] = 1e30f;  // huge logits
             std::vector<float> y(M * N), ref(M * N);
             softmax_forward(y.data(), x.data(), M, N, log);
@@ -120,7 +114,7 @@ TEST(Elementwise, SoftmaxRowsMatchDoubleAndStayFiniteForHugeLogits) {
                     ASSERT_NEAR(ref[i * N + j], want, tol) << N << " " << log;
                 }
             }
-            auto dy = random_vec(M * N, -1.0f, 1.0f, 7);
+            auto dy = random_vec(M * N, 7, -1.0f, 1.0f);
             std::vector<float> dx(M * N), dx_ref(M * N);
             softmax_backward(dx.data(), dy.data(), y.data(), M, N, log);
             softmax_backward_reference(dx_ref.data(), dy.data(), y.data(), M, N, log);
@@ -133,9 +127,9 @@ TEST(Elementwise, SoftmaxRowsMatchDoubleAndStayFiniteForHugeLogits) {
 TEST(Elementwise, BiasActForwardAndBackward) {
     for (int64_t N : {1, 5, 8, 13, 130}) {
         const int64_t M = 37;
-        auto x = random_vec(M * N, -3, 3, 5);
-        auto b = random_vec(N, -1, 1, 6);
-        auto dy = random_vec(M * N, -1, 1, 7);
+        auto x = random_vec(M * N, 5, -3, 3);
+        auto b = random_vec(N, 6, -1, 1);
+        auto dy = random_vec(M * N, 7, -1, 1);
         for (Act act : {Act::linear, Act::relu, Act::sigmoid, Act::gelu}) {
             std::vector<float> y(M * N), z(M * N), dz(M * N), db(N), dz_ref(M * N);
             bias_act_forward(y.data(), x.data(), b.data(), M, N, act, 0);
@@ -157,9 +151,9 @@ TEST(Elementwise, BiasActForwardAndBackward) {
 TEST(Elementwise, BitwiseIdenticalForAnyThreadCount) {
     const int before = num_threads();
     const int64_t M = 700, N = 300;  // large enough to run threaded
-    auto x = random_vec(M * N, -4, 4, 11);
-    auto b = random_vec(N, -1, 1, 12);
-    auto dy = random_vec(M * N, -1, 1, 13);
+    auto x = random_vec(M * N, 11, -4, 4);
+    auto b = random_vec(N, 12, -1, 1);
+    auto dy = random_vec(M * N, 13, -1, 1);
     auto run = [&](int threads, std::vector<float>* out) {
         set_num_threads(threads);
         std::vector<float> y(M * N), dz(M * N), db(N), s(M * N), ds(M * N);
@@ -186,8 +180,8 @@ TEST(Elementwise, GenericIsaMatchesVectorPath) {
     // Every vector ISA this CPU runs (AVX2, AVX-512) against the portable loops.
     testing_util::Restore restore;
     const int64_t n = 1027;
-    auto x = random_vec(n, -6, 6, 21);
-    auto dy = random_vec(n, -1, 1, 22);
+    auto x = random_vec(n, 21, -6, 6);
+    auto dy = random_vec(n, 22, -1, 1);
     for (Isa isa : testing_util::runnable_isas()) {
         if (isa == Isa::generic) continue;
         for (Act act : {Act::relu, Act::sigmoid, Act::tanh, Act::gelu, Act::gelu_tanh, Act::silu,
@@ -206,8 +200,8 @@ TEST(Elementwise, GenericIsaMatchesVectorPath) {
         }
         for (bool log : {false, true}) {
             const int64_t M = 5, N = 203;
-            auto z = random_vec(M * N, -30, 30, 23);
-            auto g = random_vec(M * N, -1, 1, 24);
+            auto z = random_vec(M * N, 23, -30, 30);
+            auto g = random_vec(M * N, 24, -1, 1);
             std::vector<float> sv(M * N), sg(M * N), dv(M * N), dg(M * N);
             ASSERT_TRUE(set_isa(isa));
             softmax_forward(sv.data(), z.data(), M, N, log);

@@ -10,19 +10,15 @@
 
 #include "kernels/loss.h"
 #include "kernels/runtime.h"
+#include "test_util.h"
 
 namespace grebe {
 namespace {
 
+using testing_util::random_vec;
+
 using Vec = std::vector<float>;
 
-Vec random_vec(size_t n, uint32_t seed, float scale = 3.0f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-scale, scale);
-    Vec v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
 
 // Reference: p = softmax(x) in double, loss = -sum t log p, grad = p * sum(t) - t.
 void reference(std::vector<double>& loss, std::vector<double>& grad, const Vec& x, const Vec& t,
@@ -48,7 +44,7 @@ const std::pair<int64_t, int64_t> kShapes[] = {{1, 1}, {1, 2}, {3, 10}, {7, 13},
 
 TEST(Loss, SparseMatchesReference) {
     for (auto [N, C] : kShapes) {
-        Vec x = random_vec(N * C, 1);
+        Vec x = random_vec(N * C, 1, -3.0f, 3.0f);
         std::vector<int64_t> y(N);
         Vec onehot(N * C, 0.0f);
         for (int64_t i = 0; i < N; i++) {
@@ -70,8 +66,8 @@ TEST(Loss, SparseMatchesReference) {
 
 TEST(Loss, DenseMatchesReference) {
     for (auto [N, C] : kShapes) {
-        Vec x = random_vec(N * C, 2);
-        Vec t = random_vec(N * C, 3, 1.0f);
+        Vec x = random_vec(N * C, 2, -3.0f, 3.0f);
+        Vec t = random_vec(N * C, 3, -1.0f, 1.0f);
         for (auto& v : t) v = std::fabs(v);  // soft labels, rows not normalized
         std::vector<double> lr, gr;
         reference(lr, gr, x, t, N, C);
@@ -122,7 +118,7 @@ TEST(Loss, NanPropagatesAndTinyProbabilitiesStayAccurate) {
 
 TEST(Loss, SigmoidMatchesReference) {
     for (int64_t n : {1L, 5L, 17L, 100001L}) {
-        Vec x = random_vec(n, 4, 20.0f), z = random_vec(n, 5, 1.0f);
+        Vec x = random_vec(n, 4, -20.0f, 20.0f), z = random_vec(n, 5, -1.0f, 1.0f);
         for (auto& v : z) v = std::fabs(v);
         x[0] = 1e30f;
         Vec loss(n), grad(n);
@@ -149,7 +145,7 @@ TEST(Loss, FirstBadLabel) {
 TEST(Loss, SameBitsForAnyThreadCount) {
     const int before = num_threads();
     const int64_t N = 3001, C = 37;
-    Vec x = random_vec(N * C, 6);
+    Vec x = random_vec(N * C, 6, -3.0f, 3.0f);
     std::vector<int64_t> y(N);
     for (int64_t i = 0; i < N; i++) y[i] = (i * 5) % C;
     std::vector<Vec> losses, grads;

@@ -12,19 +12,15 @@
 
 #include "kernels/optim.h"
 #include "kernels/runtime.h"
+#include "test_util.h"
 
 namespace grebe {
 namespace {
 
+using testing_util::random_vec;
+
 using Vec = std::vector<float>;
 
-Vec random_vec(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(lo, hi);
-    Vec v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
 
 const int64_t kSizes[] = {1, 3, 4, 5, 17, 31, 4099, 16384 + 7, 70001};
 

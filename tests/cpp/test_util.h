@@ -27,10 +27,10 @@ struct Restore {
     }
 };
 
-// n values uniform in [-1, 1), the same for the same seed.
-inline std::vector<float> random_vec(size_t n, uint32_t seed) {
+// n values uniform in [lo, hi), the same for the same seed.
+inline std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
     std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::uniform_real_distribution<float> u(lo, hi);
     std::vector<float> v(n);
     for (auto& x : v) x = u(rng);
     return v;

@@ -304,14 +304,14 @@ def test_groups_match_torch():
     ((2, 9, 11, 4), (3, 2, 4, 7), "same", (3, 2)),
 ])
 @needs_torch
-def test_conv2d_relu_maxpool2d_matches_torch(xs, ws, padding, pool):
+def test_conv2d_relu_maxpool_matches_torch(xs, ws, padding, pool):
     F = torch.nn.functional
     rng = np.random.default_rng(7)
     x = rng.standard_normal(xs).astype(np.float32)
     w = (rng.standard_normal(ws) * 0.3).astype(np.float32)
     b = rng.standard_normal(ws[3]).astype(np.float32)
     xg, wg, bg = (grebe.tensor(a, requires_grad=True) for a in (x, w, b))
-    y = ops.conv2d_relu_maxpool2d(xg, wg, bg, padding=padding, pool_size=pool)
+    y = ops.conv2d_relu_maxpool(xg, wg, bg, padding=padding, pool_size=pool)
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     yt = F.max_pool2d(torch_conv2d(xt, wt, bt, padding=padding, relu=True).permute(0, 3, 1, 2),
                       pool).permute(0, 2, 3, 1)
@@ -327,10 +327,10 @@ def test_conv2d_relu_maxpool2d_matches_torch(xs, ws, padding, pool):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5 * (np.abs(want).max() + 1))
 
 
-def test_conv2d_relu_maxpool2d_errors():
+def test_conv2d_relu_maxpool_errors():
     x = np.zeros((1, 5, 5, 3), np.float32)
     k = np.zeros((3, 3, 3, 4), np.float32)
     with pytest.raises(ValueError, match=r"pool_size \(4, 4\) is larger than the conv output"):
-        ops.conv2d_relu_maxpool2d(x, k, pool_size=4)
+        ops.conv2d_relu_maxpool(x, k, pool_size=4)
     with pytest.raises(ValueError, match=r"input has 3 channels but kernel expects 2"):
-        ops.conv2d_relu_maxpool2d(x, np.zeros((3, 3, 2, 4), np.float32))
+        ops.conv2d_relu_maxpool(x, np.zeros((3, 3, 2, 4), np.float32))

@@ -134,17 +134,19 @@ def test_training_reduces_a_loss():
     assert losses[-1] < 0.05 * losses[0]
 
 
-def test_call_with_pool_equals_the_two_layers():
-    pooling = getattr(layers, "MaxPooling2D", None)
-    if pooling is None:
-        from grebe.layers.pooling import MaxPooling2D as pooling
+def test_fused_pair_equals_the_two_layers():
+    from grebe.layers import fusion
+
+    pooling = layers.MaxPooling2D
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 12, 12, 3)).astype(np.float32)
     conv, pool = layers.Conv2D(6, 3, activation="relu"), pooling(2)
-    assert conv.fuses_with(pool)
-    assert not layers.Conv2D(6, 3).fuses_with(pool)  # no relu
-    assert not conv.fuses_with(pooling(2, strides=1))
-    assert not conv.fuses_with(pooling(2, padding="same"))
+    assert fusion.can_fuse(conv, pool)
+    assert not fusion.can_fuse(layers.Conv2D(6, 3), pool)  # no relu
+    assert not fusion.can_fuse(conv, pooling(2, strides=1))
+    assert not fusion.can_fuse(conv, pooling(2, padding="same"))
+    assert not fusion.can_fuse(conv, layers.AveragePooling2D(2))
+    assert not fusion.can_fuse(pool, conv)
     xs = grebe.tensor(x, requires_grad=True)
     y = pool(conv(xs))
     y.backward(np.ones(y.shape, np.float32))
@@ -152,13 +154,12 @@ def test_call_with_pool_equals_the_two_layers():
     for w in conv.trainable_weights:
         w.grad = None
     xf = grebe.tensor(x, requires_grad=True)
-    yf = conv.call_with_pool(xf, pool)
+    yf = fusion.run_pair(conv, pool, xf)
+    assert type(yf._ctx).__name__ != type(y._ctx).__name__  # the fused op, not the pool
     np.testing.assert_array_equal(yf.numpy(), y.numpy())
     yf.backward(np.ones(y.shape, np.float32))
     for got, want in zip([w.grad for w in conv.trainable_weights] + [xf.grad], grads):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match="cannot fuse"):
-        layers.Conv2D(6, 3).call_with_pool(x, pool)
 
 
 def test_activation_is_kept_like_dense():

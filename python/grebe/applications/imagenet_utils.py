@@ -142,7 +142,7 @@ def model_inputs(input_tensor, input_shape, who):
     """(the tensor the network starts from, the model's inputs): a new Input, or the given
     symbolic tensor and the Input(s) it comes from."""
     from grebe.models.functional import Input
-    from grebe.models.graph import KerasTensor
+    from grebe.graph import KerasTensor
 
     if input_tensor is None:
         x = Input(shape=input_shape)

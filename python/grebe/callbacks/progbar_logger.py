@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from grebe.callbacks.callback import Callback
-from grebe.models.progbar import Progbar
+from grebe.callbacks.progbar import Progbar
 
 
 class ProgbarLogger(Callback):

@@ -15,6 +15,7 @@ import functools
 import numpy as np
 
 from grebe import autograd
+from grebe.layers import fusion
 from grebe.tensor import Tensor
 
 # Rows per forward/backward pass when a method expands the batch (IG steps, SmoothGrad samples,
@@ -131,12 +132,11 @@ def layer_hook(layer, fn):
         return fn(original(*args, **kwargs))
 
     layer.__dict__["call"] = call
-    layer.__dict__["_fusion_blocked"] = True
     try:
-        yield
+        with fusion.blocked(layer):
+            yield
     finally:
         del layer.__dict__["call"]
-        del layer.__dict__["_fusion_blocked"]
 
 
 def _seed(out: Tensor, target: np.ndarray) -> np.ndarray:

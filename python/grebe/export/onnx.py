@@ -3,7 +3,7 @@
 `onnx` package (`pip install "grebe[onnx]"`) and checked with `onnx.checker`.
 
 How a model becomes a graph: the model's recorded layer calls are walked in execution order
-(`grebe.models.graph.map_graph`); each layer's converter reads the layer's public config
+(`grebe.graph.map_graph`); each layer's converter reads the layer's public config
 (`get_config()`) and weights (`get_weights()`) and appends ONNX nodes. Values stay in grebe's
 channels-last layout between layers; layers whose ONNX operator is channels-first (Conv,
 MaxPool, AveragePool) transpose in and out, and ONNX Runtime's optimizer cancels the pairs.
@@ -250,7 +250,7 @@ def _converters() -> dict:
 
 def _graph_of(model):
     """(inputs, outputs, execution-ordered nodes) of a built Sequential or functional model."""
-    from grebe.models.graph import map_graph
+    from grebe.graph import map_graph
 
     inputs, outputs = getattr(model, "_inputs", None), getattr(model, "_outputs", None)
     if not inputs or not outputs:
@@ -265,8 +265,6 @@ def _graph_of(model):
 
 def _walk(g: _Graph, model, values: dict, table: dict) -> None:
     """Appends the nodes of `model` given ONNX names of its inputs in `values`."""
-    from grebe.models.model import Model
-
     _, _, nodes = _graph_of(model)
     for node in nodes:
         layer = node.layer
@@ -275,7 +273,7 @@ def _walk(g: _Graph, model, values: dict, table: dict) -> None:
             raise ValueError(f"ONNX export: {layer.name}: calls with extra arguments are not "
                              f"exported")
         xs = [values[t] for t in node.inputs]
-        if isinstance(layer, Model):                    # a nested model: inline its graph
+        if getattr(layer, "_is_model", False):          # a nested model: inline its graph
             sub_in, sub_out, _ = _graph_of(layer)
             if len(sub_in) != len(xs):
                 raise ValueError(f"ONNX export: nested model {layer.name!r} takes "

@@ -1,5 +1,6 @@
 """Keras-style layers. Each module holds one family; this package re-exports them."""
 from grebe.layers.layer import Layer  # noqa: F401
+from grebe.layers.input_layer import Input, InputLayer  # noqa: F401
 from grebe.layers.core import Activation, Dense, Identity  # noqa: F401
 from grebe.layers.lambda_layer import Lambda  # noqa: F401
 from grebe.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
@@ -29,14 +30,6 @@ from grebe.layers.rnn import (  # noqa: F401
     GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells,
     TimeDistributed)
 from grebe.layers.embedding import Embedding, Masking  # noqa: F401
-from grebe.layers.serialization import (  # noqa: F401
+from grebe.serialization import (  # noqa: F401
     deserialize, register_serializable, serialize)
 
-
-def __getattr__(name):
-    # Input and InputLayer live in grebe.models.functional, which imports this package.
-    if name in ("Input", "InputLayer"):
-        from grebe.models import functional
-
-        return getattr(functional, name)
-    raise AttributeError(f"module 'grebe.layers' has no attribute '{name}'")

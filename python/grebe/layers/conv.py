@@ -10,7 +10,8 @@
 Weights are Keras's: kernel (*kernel_size, in_channels // groups, filters), bias (filters,), so
 get_weights()/set_weights() exchange them with Keras unchanged. Data is channels-last only.
 activation='relu' is fused into the convolution kernel (and its gradient into the backward
-kernels); other activations run after it.
+kernels); other activations run after it. Models may run a relu Conv2D and the MaxPooling2D
+after it as one kernel: grebe/layers/fusion.py holds that rule.
 """
 from __future__ import annotations
 
@@ -34,7 +35,10 @@ class BaseConv(Layer):
     """N-D convolution over channels-last data: y = activation(conv(x, kernel) + bias).
 
     x (batch, *spatial, channels) -> (batch, *out_spatial, filters); rank is 1 or 2.
+    A relu Conv2D may run fused with a following MaxPooling2D: grebe.layers.fusion decides.
     """
+
+    _fuses_into_pool = True  # a candidate first layer for grebe.layers.fusion.can_fuse
 
     def __init__(self, rank: int, filters: int, kernel_size, strides=1, padding="valid",
                  data_format=None, dilation_rate=1, groups=1, activation=None,
@@ -152,40 +156,6 @@ class BaseConv(Layer):
             # As Dense: Keras 3 adds the penalty of each call's output.
             self.add_loss(self.activity_regularizer(y))
         return y
-
-    # ---- fusion with a following max pooling -------------------------------------------------
-    def fuses_with(self, layer) -> bool:
-        """True when `layer` (the next layer) is a MaxPooling2D that call_with_pool can run
-        fused with this layer: a 2-D conv with a relu activation and no activity regularizer,
-        groups 1, and 'valid' pooling whose strides equal its pool size."""
-        if self.rank != 2 or not self._fused_relu or self._post_activation is not None or \
-                self.groups != 1 or self.activity_regularizer is not None:
-            return False
-        if type(layer).__name__ not in ("MaxPooling2D", "MaxPool2D"):
-            return False
-        pool = tuple(getattr(layer, "pool_size", ()))
-        return (len(pool) == 2 and tuple(getattr(layer, "strides", ())) == pool and
-                getattr(layer, "padding", None) == "valid" and pool[0] * pool[1] <= 256 and
-                getattr(layer, "data_format", "channels_last") == "channels_last")
-
-    def call_with_pool(self, inputs, pool_layer):
-        """pool_layer(self(inputs)) in one fused kernel (ops.conv2d_relu_maxpool2d): the same
-        values and gradients, without writing the conv output to memory. Requires
-        fuses_with(pool_layer). Builds either layer on first use, like a call."""
-        from grebe.tensor import Tensor
-
-        if not self.fuses_with(pool_layer):
-            raise ValueError(f"{self.name}: cannot fuse with {pool_layer.name!r} (needs a relu "
-                             f"Conv2D and a 'valid' MaxPooling2D with strides == pool_size)")
-        if not isinstance(inputs, Tensor):
-            inputs = Tensor(inputs)
-        if not self.built:
-            self._build_once(tuple(inputs.shape))
-        if not pool_layer.built:
-            pool_layer._build_once(self.compute_output_shape(tuple(inputs.shape)))
-        return ops.conv2d_relu_maxpool2d(inputs, self.kernel, self.bias, self.strides,
-                                         self.padding, self.dilation_rate,
-                                         tuple(pool_layer.pool_size))
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -49,7 +49,7 @@ def _resolve(config, custom_objects, safe_mode: bool, what: str):
     module = config.get("module") if isinstance(config, dict) else None
     if custom_objects and name in custom_objects:
         return custom_objects[name]
-    from grebe.layers.serialization import _registry
+    from grebe.serialization import _registry
 
     for key in (registered, name):
         if key and key in _registry:

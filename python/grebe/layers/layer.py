@@ -21,11 +21,11 @@ import threading
 import numpy as np
 
 from grebe import autograd
+from grebe.backend import reset_names, unique_name  # noqa: F401 (the name counters live there)
+from grebe.graph import symbolic_call
+from grebe.serialization import add_layer_class
 from grebe.tensor import Tensor
 from grebe.variables import Variable
-
-_name_counts: dict = {}
-
 
 def to_float32_weight(value, who: str) -> np.ndarray:
     """A weight value as float32, or a ValueError naming `who` when a finite value does not
@@ -69,17 +69,6 @@ def _snake(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # Keras: Conv2D -> conv2d
 
 
-def unique_name(base: str) -> str:
-    n = _name_counts.get(base, 0)
-    _name_counts[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
-
-
-def reset_names() -> None:
-    """Restarts the automatic layer names (dense, dense_1, ...) as Keras's clear_session."""
-    _name_counts.clear()
-
-
 def serialize_arg(obj):
     """A JSON-safe form of an initializer / regularizer / constraint argument for get_config."""
     if obj is None or isinstance(obj, (str, int, float, bool, dict)):
@@ -93,10 +82,6 @@ def serialize_arg(obj):
     if hasattr(obj, "get_config"):
         return {"class_name": type(obj).__name__, "config": obj.get_config()}
     return getattr(obj, "__name__", repr(obj))
-
-
-# Set by grebe.models.graph: called when a layer is called on a symbolic KerasTensor.
-symbolic_call_hook = None
 
 
 def is_symbolic(x) -> bool:
@@ -190,6 +175,10 @@ class Layer:
     """Base class of every layer. Subclasses override build/call/compute_output_shape/get_config."""
 
     _call_flags_cache: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        add_layer_class(cls)  # so that deserialize finds it by name
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None,
                  input_shape=None, batch_size=None, input_dim=None, **kwargs):
@@ -429,6 +418,8 @@ class Layer:
         out = tuple(y.shape)
         return (input_shape[0],) + out[1:]
 
+    compute_output_shape.runs_the_layer = True  # symbolic calls run such layers on zeros
+
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
@@ -449,11 +440,9 @@ class Layer:
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
-        if is_symbolic(first):
-            if symbolic_call_hook is None:
-                raise RuntimeError("symbolic call before grebe.models was imported")
-            return symbolic_call_hook(self, inputs, args, dict(kwargs, training=training,
-                                                               mask=mask))
+        if is_symbolic(first):  # record a node of the functional graph (grebe.graph)
+            return symbolic_call(self, inputs, args, dict(kwargs, training=training,
+                                                          mask=mask))
         try:
             if isinstance(inputs, (list, tuple)):
                 inputs = type(inputs)(x if isinstance(x, Tensor) or x is None else Tensor(x)
@@ -483,7 +472,7 @@ class Layer:
             set_output_masks(out, self.compute_mask(inputs, mask))
         return out
 
-    # ---- functional API: grebe.models.graph records each symbolic call as a node ----------
+    # ---- functional API: grebe.graph records each symbolic call as a node -------------------
     @property
     def input(self):
         """The symbolic input of this layer's first symbolic call (as in Keras)."""
@@ -508,3 +497,6 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+add_layer_class(Layer)

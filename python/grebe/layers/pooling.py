@@ -112,6 +112,8 @@ class MaxPooling2D(_Pooling):
 
     rank, mode = 2, "max"
 
+    _fusable_max_pool = True  # may follow a relu Conv2D in one kernel (layers/fusion.py)
+
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  name=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)

@@ -1,8 +1,7 @@
 """What every loss does with its inputs: y_true/y_pred conversion and shape checks, the
-logits behind a softmax/sigmoid output, mask and sample-weight handling."""
+logits a softmax/sigmoid output carries, mask and sample-weight handling."""
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
@@ -92,47 +91,12 @@ def _labels(name, y_true, y_pred, axis, check_range=True) -> np.ndarray:
     return y
 
 
-_PRODUCERS = frozenset({"Softmax", "NativeActivation", "Dense"})
-
-
-def _logits_of(y_pred, kind):
-    """The logits a softmax (kind 'softmax', last axis) or sigmoid made y_pred from, or None.
-
-    Looks at the Function that produced y_pred: ops.softmax (Softmax, not log), ops.sigmoid
-    (NativeActivation with the sigmoid code), or ops.dense / layers.Dense with a fused softmax
-    or sigmoid, whose pre-activation is recomputed as a linear dense op (one small GEMM) so the
-    gradient reaches x, kernel and bias through it."""
-    ctx = y_pred._ctx
-    if ctx is None:
-        return None
-    try:
-        inputs = ctx.inputs
-        name = type(ctx).__name__
-        if name not in _PRODUCERS:
-            return None
-        # The modules, not the functions of the same names that grebe.ops re-exports.
-        act = sys.modules["grebe.ops.activation"]
-        dn = sys.modules["grebe.ops.dense"]
-        if name == "Softmax" and kind == "softmax" and len(ctx.saved) > 1 and not ctx.saved[1]:
-            return inputs[0]
-        if name == "NativeActivation" and kind == "sigmoid" and \
-                inputs[1] == act.ACT_CODES["sigmoid"]:
-            return inputs[0]
-        if name == "Dense":
-            code = inputs[3]
-            want = dn.ROW_SOFTMAX if kind == "softmax" else act.ACT_CODES["sigmoid"]
-            if code == want:
-                return dn.Dense.apply(inputs[0], inputs[1], inputs[2], dn._LINEAR, 0.0)
-    except (AttributeError, IndexError, KeyError, TypeError):
-        return None
-    return None
-
-
 def _maybe_logits(name, y_pred, from_logits, kind):
-    if not isinstance(y_pred, Tensor):
-        return y_pred, from_logits
-    logits = _logits_of(y_pred, kind)
-    if logits is None:
+    """The logits a softmax (kind 'softmax') or sigmoid output carries (ops.activation.
+    with_logits: ops.softmax, ops.sigmoid, a Dense with that activation), with from_logits
+    True; otherwise y_pred unchanged."""
+    logits = getattr(y_pred, "_keras_logits", None)
+    if logits is None or y_pred._logits_kind != kind:
         return y_pred, from_logits
     if from_logits:
         warnings.warn(f"`{name}` received `from_logits=True`, but the `y_pred` argument was "

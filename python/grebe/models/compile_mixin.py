@@ -2,7 +2,7 @@
 compute_metrics, the metric listing and the order of the logs (a mixin of Trainer)."""
 from __future__ import annotations
 
-from grebe.models import tree
+from grebe import tree
 from grebe.models.compile_utils import CompileLoss, CompileMetrics, MeanTracker, to_numpy
 
 

@@ -11,8 +11,8 @@ count only the nodes that belong to this model. Keras 2's list-style inbound_nod
 """
 from __future__ import annotations
 
-from grebe.layers import serialization
-from grebe.models import tree
+from grebe import serialization
+from grebe import tree
 
 
 def _model_nodes(model) -> dict:

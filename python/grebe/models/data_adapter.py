@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from grebe.models import tree
+from grebe import tree
 from grebe.tensor import Tensor, check_numeric
 
 

@@ -1,4 +1,4 @@
-"""The functional API: Input / InputLayer and Functional models.
+"""The functional API: Functional models (Input / InputLayer live in grebe.layers.input_layer).
 
 Layers called on `grebe.Input` tensors record a graph (graph.py); `Model(inputs, outputs)`
 walks the recorded nodes back from the outputs and replays them, in order, on real data.
@@ -15,87 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from grebe.layers import layer as layer_module
-from grebe.layers.layer import Layer
-from grebe.models import tree
-from grebe.models.graph import KerasTensor, Node, _inbound_nodes, map_graph
+from grebe import tree
+from grebe.graph import KerasTensor, Node, map_graph
+from grebe.layers import fusion
+from grebe.layers.input_layer import Input, InputLayer
 from grebe.models.model import Model
 from grebe.tensor import Tensor
 
 __all__ = ["KerasTensor", "InputLayer", "Input", "Functional", "Node"]
-
-
-class InputLayer(Layer):
-    """The layer behind `grebe.Input`: it holds the batch shape and dtype of a model input."""
-
-    _is_input_layer = True
-
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-                 input_tensor=None, optional=False, name=None, batch_input_shape=None,
-                 input_shape=None, **kwargs):
-        kwargs.pop("ragged", None)
-        super().__init__(name=name or layer_module.unique_name("input_layer"), **kwargs)
-        if sparse:
-            raise ValueError(f"InputLayer '{self.name}': sparse inputs are not supported")
-        shape = input_shape if shape is None else shape
-        batch_shape = batch_input_shape if batch_shape is None else batch_shape
-        if shape is not None and batch_shape is not None:
-            raise ValueError(f"InputLayer '{self.name}': give shape or batch_shape, not both "
-                             f"(received shape={shape}, batch_shape={batch_shape})")
-        if batch_shape is None:
-            if shape is None:
-                raise ValueError(f"InputLayer '{self.name}': a shape is required, e.g. "
-                                 "grebe.Input(shape=(32, 32, 3))")
-            if isinstance(shape, (int, np.integer)):
-                shape = (shape,)
-            batch_shape = (batch_size,) + tuple(shape)
-        batch_shape = tuple(batch_shape)
-        if not all(d is None or (isinstance(d, (int, np.integer)) and d >= 0)
-                   for d in batch_shape):
-            raise ValueError(f"InputLayer '{self.name}': the shape must hold non-negative "
-                             f"integers or None, received batch_shape={batch_shape}")
-        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
-        self.input_dtype = str(np.dtype(dtype or "float32"))
-        # When the input is created implicitly (input_shape= or from data), integer data going
-        # into an Embedding-like first layer stays integer; otherwise data is cast to the dtype.
-        self._cast_ints = True
-        self.built = True
-        self._trainable = False
-        node = Node(self, None)
-        node.outputs = [KerasTensor(self.batch_shape, self.input_dtype, self.name, node, 0)]
-        node.inputs = []
-        _inbound_nodes(self).append(node)
-        self._output_tensor = node.outputs[0]
-
-    @property
-    def dtype(self) -> str:
-        return self.input_dtype
-
-    def call(self, inputs):
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def count_params(self) -> int:
-        return 0
-
-    def get_config(self) -> dict:
-        return {"batch_shape": list(self.batch_shape), "dtype": self.input_dtype,
-                "sparse": False, "name": self.name}
-
-
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-          tensor=None, optional=False) -> KerasTensor:  # noqa: N802 (Keras's name)
-    """A symbolic model input of `shape` (without the batch axis): `x = grebe.Input((28, 28, 1))`.
-
-    >>> import grebe
-    >>> grebe.Input(shape=(32,)).shape
-    (None, 32)
-    """
-    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name)
-    return layer._output_tensor
 
 
 def check_input(model_kind, model_name, spec: KerasTensor, x, cast_ints=True):
@@ -163,6 +90,7 @@ class Functional(Model):
                 raise ValueError(f"Model: inputs must come from grebe.Input; {t} is the output "
                                  f"of layer '{t._node.layer.name}'")
         self._exec_nodes, layers = map_graph(self._inputs, self._outputs)
+        self._steps = fusion.plan_graph(self._exec_nodes, self._outputs)
         names = [la.name for la in layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -230,9 +158,16 @@ class Functional(Model):
         kind = type(self).__name__ if type(self) is not Functional else "Model"
         for spec, x in zip(self._inputs, flat):
             values[spec] = check_input(kind, self.name, spec, x)
-        for node in self._exec_nodes:
-            for t, v in zip(node.outputs, node.run(values, training)):
-                values[t] = v
+        for step in self._steps:
+            node = step[0]
+            if len(step) == 1:
+                for t, v in zip(node.outputs, node.run(values, training)):
+                    values[t] = v
+            else:  # a fused pair (grebe.layers.fusion): a's output goes only into b
+                b = step[1]
+                t = training if node.training is None else node.training
+                values[b.outputs[0]] = fusion.run_pair(node.layer, b.layer,
+                                                       values[node.call_inputs], t)
         if len(self._outputs) == 1 and not isinstance(self._output_struct, dict):
             return values[self._outputs[0]]  # Keras unpacks a one-element output list
         it = iter([values[t] for t in self._outputs])

@@ -24,10 +24,10 @@ import inspect
 
 import numpy as np
 
-from grebe import autograd
+from grebe import autograd, tree
+from grebe.graph import symbolic_call
 from grebe.layers import layer as layer_module
 from grebe.layers.layer import Layer
-from grebe.models import tree
 from grebe.models.trainer import Trainer
 from grebe.tensor import Tensor
 
@@ -40,6 +40,9 @@ def _is_functional_call(args, kwargs) -> bool:
 
 class Model(Trainer, Layer):
     """A trainable stack or graph of layers with compile/fit/evaluate/predict."""
+
+    # How code below models (saving, export) tells a model from a layer without importing this.
+    _is_model = True
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and _is_functional_call(args, kwargs):
@@ -113,13 +116,22 @@ class Model(Trainer, Layer):
                       expand_nested=expand_nested, show_trainable=show_trainable,
                       layer_range=layer_range)
 
+    def fusion_plan(self) -> list:
+        """The layer pairs this model runs as one fused kernel, as (first, second) layer names
+        (the rule is grebe.layers.fusion; summary() lists them too)."""
+        pairs = []
+        for step in getattr(self, "_steps", ()):
+            if len(step) == 2:
+                first, second = (getattr(s, "layer", s) for s in step)
+                pairs.append((first.name, second.name))
+        return pairs
+
     # ---- calling -----------------------------------------------------------------------------
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         flat = tree.flatten(inputs) if tree.is_nested(inputs) else None
         first = flat[0] if flat else inputs
         if layer_module.is_symbolic(first):
-            return layer_module.symbolic_call_hook(self, inputs, args,
-                                                   dict(kwargs, training=training, mask=mask))
+            return symbolic_call(self, inputs, args, dict(kwargs, training=training, mask=mask))
         if flat is None:
             if not isinstance(inputs, Tensor):
                 inputs = Tensor(inputs)

@@ -10,8 +10,8 @@ import numpy as np
 
 from grebe import autograd
 from grebe.layers.layer import Layer, unique_name
-from grebe.models import tree
-from grebe.models.graph import KerasTensor, Node, _inbound_nodes
+from grebe import tree
+from grebe.graph import KerasTensor, Node, _inbound_nodes
 from grebe.ops import _keras
 from grebe.tensor import Tensor
 

@@ -157,6 +157,9 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     lines.append(f" Non-trainable params: {n_fixed:,} ({readable_size(4 * n_fixed)})")
     if n_opt:
         lines.append(f" Optimizer params: {n_opt:,} ({readable_size(4 * n_opt)})")
+    fused = model.fusion_plan() if hasattr(model, "fusion_plan") else []
+    if fused:  # grebe.layers.fusion: pairs that run as one kernel (same values and gradients)
+        lines.append(" Fused: " + ", ".join(f"{a} + {b}" for a, b in fused))
     out = print_fn or print
     for line in lines:
         out(line)

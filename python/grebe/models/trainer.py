@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grebe import autograd
-from grebe.models import data_adapter, tree
+from grebe import tree
+from grebe.models import data_adapter
 from grebe.models.compile_mixin import CompileMixin
 from grebe.models.compile_utils import to_numpy
 from grebe.models.ownership import exclusive

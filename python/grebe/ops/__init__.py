@@ -9,10 +9,11 @@
   (on KerasTensors they record a node of the functional graph).
 """
 import importlib as _importlib
-import sys as _sys
-import types as _types
 
 import numpy as _np
+
+from grebe.tensor import Tensor as _Tensor
+from grebe.tensor import define_operators as _define_operators
 
 from grebe.ops import arithmetic as _ar
 from grebe.ops import math as _m
@@ -21,7 +22,7 @@ from grebe.ops import shape_ops as _s
 from grebe.ops import activation as _a
 from grebe.ops.matmul import matmul as _matmul
 from grebe.ops.dense import dense  # noqa: F401
-from grebe.ops.conv import conv1d, conv2d, conv2d_relu_maxpool2d  # noqa: F401
+from grebe.ops.conv import conv1d, conv2d, conv2d_relu_maxpool  # noqa: F401
 from grebe.ops.pool import (avg_pool1d, avg_pool2d, global_avg_pool,  # noqa: F401
                             global_max_pool, max_pool1d, max_pool2d)
 from grebe.ops.normalization import batch_norm, layer_norm  # noqa: F401
@@ -39,7 +40,7 @@ from grebe.ops.shape_ops import flatten, getitem, permute  # noqa: F401
 def _int_aware(fast, np_fn):
     """A Tensor operator: the native float op, or numpy when both operands are integer or
     boolean (Keras keeps `int_tensor + 1` an integer tensor)."""
-    T = _sys.modules["grebe.tensor"].Tensor
+    T = _Tensor
 
     def op(a, b):
         if (a.data.dtype.kind != "f") if type(a) is T else \
@@ -54,8 +55,8 @@ def _int_aware(fast, np_fn):
 
 
 # The Tensor operators (+, *, @, .sum(), ...) call the native ops directly, not the Keras
-# wrappers.
-_sys.modules["grebe.tensor"]._ops = _types.SimpleNamespace(
+# wrappers; grebe.tensor sits below ops and takes them from here.
+_define_operators(
     add=_int_aware(_ar.add, _np.add), subtract=_int_aware(_ar.subtract, _np.subtract),
     multiply=_int_aware(_ar.multiply, _np.multiply), divide=_ar.divide,
     negative=_ar.negative, power=_int_aware(_ar.power, _np.power), matmul=_matmul, abs=_m.abs, getitem=_s.getitem,

@@ -85,9 +85,19 @@ def selu(x) -> Tensor:
     return _native(x, "selu")
 
 
+def with_logits(y: Tensor, logits: Tensor, kind: str) -> Tensor:
+    """Carries `logits` on y = softmax(logits) (kind 'softmax', last axis) or sigmoid(logits)
+    (kind 'sigmoid'), as Keras's `_keras_logits`: a crossentropy loss on y takes the logits
+    instead (log-sum-exp, no log of a rounded probability) without recomputing them."""
+    y._keras_logits = logits
+    y._logits_kind = kind
+    return y
+
+
 def sigmoid(x) -> Tensor:
-    """1 / (1 + e^-x)."""
-    return _native(x, "sigmoid")
+    """1 / (1 + e^-x). The output carries x as its logits (with_logits)."""
+    x = as_input(x)
+    return with_logits(NativeActivation.apply(x, ACT_CODES["sigmoid"], 0.0), x, "sigmoid")
 
 
 def hard_sigmoid(x) -> Tensor:
@@ -243,12 +253,14 @@ def _softmax(x, axis, log: bool, name: str) -> Tensor:
     if ndim == 0:
         raise ValueError(f"{name}: expected an input of rank >= 1, received a scalar")
     if axis == -1 or axis == ndim - 1:  # the common case, without axis normalization
-        return Softmax.apply(x, log)
+        y = Softmax.apply(x, log)
+        return y if log else with_logits(y, x, "softmax")
     from grebe.ops.shape_ops import reshape, transpose
 
     axes = norm_axes(name, axis, ndim)
     if axes == (ndim - 1,):
-        return Softmax.apply(x, log)
+        y = Softmax.apply(x, log)
+        return y if log else with_logits(y, x, "softmax")
     # Other axes: move them last, merge them, and undo both afterwards.
     rest = tuple(a for a in range(x.ndim) if a not in axes)
     perm = rest + axes

@@ -232,12 +232,12 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=
                         (strides, pads, dilation), relu, int(groups))
 
 
-def conv2d_relu_maxpool2d(x, kernel, bias=None, strides=(1, 1), padding="valid",
-                          dilation_rate=(1, 1), pool_size=(2, 2)) -> Tensor:
+def conv2d_relu_maxpool(x, kernel, bias=None, strides=(1, 1), padding="valid",
+                        dilation_rate=(1, 1), pool_size=(2, 2)) -> Tensor:
     """max_pool2d(relu(conv2d(x, kernel, bias)), pool_size) in one fused op (pool strides =
     pool_size, 'valid' pooling): x (N, H, W, C), kernel (R, S, C, K) -> (N, P // ph, Q // pw, K).
     The same values as the three ops in a row; the conv output is never written to memory."""
-    op = "conv2d_relu_maxpool2d"
+    op = "conv2d_relu_maxpool"
     xa, ka = _check(op, x, kernel, bias, 2, 1)
     strides = normalize_tuple(strides, 2, "strides", op)
     dilation = normalize_tuple(dilation_rate, 2, "dilation_rate", op)

@@ -15,14 +15,15 @@ import numpy as np
 from grebe import _C
 from grebe.autograd import Function
 from grebe.ops._util import as_input
-from grebe.ops.activation import ACT_CODES, GRAD_FROM_OUTPUT, _f32c
+from grebe.ops.activation import (ACT_CODES, GRAD_FROM_OUTPUT, NativeActivation, Softmax, _f32c,
+                                  with_logits)
 from grebe.tensor import Tensor
 
 _f32 = np.float32
 # The epilogue after the GEMM: an Act code (an elementwise kernel), or a row softmax, which is
 # no Act (the row kernels softmax_forward/backward) and is named by a string.
 ROW_SOFTMAX, ROW_LOG_SOFTMAX = "softmax", "log_softmax"
-_LINEAR, _RELU = ACT_CODES["linear"], ACT_CODES["relu"]
+_LINEAR, _RELU, _SIGMOID = ACT_CODES["linear"], ACT_CODES["relu"], ACT_CODES["sigmoid"]
 FUSED_ACTIVATIONS = dict(ACT_CODES, softmax=ROW_SOFTMAX, log_softmax=ROW_LOG_SOFTMAX)
 FUSED_ACTIVATIONS.pop("gelu_tanh")
 FUSED_ACTIVATIONS.update(swish=ACT_CODES["silu"])
@@ -126,6 +127,12 @@ def dense(x, kernel, bias=None, activation=None, alpha: float | None = None) -> 
         warn_if_softmax_is_constant(xs[:-1] + (1,))
     if len(xs) == 1:
         from grebe.ops.shape_ops import reshape
-        return reshape(Dense.apply(reshape(x, (1, -1)), kernel, bias, code, float(alpha)),
+        return reshape(dense(reshape(x, (1, -1)), kernel, bias, activation, alpha),
                        (kernel.shape[1],))
+    if code == ROW_SOFTMAX:  # the output carries z = x @ kernel + bias as its logits
+        z = Dense.apply(x, kernel, bias, _LINEAR, 0.0)
+        return with_logits(Softmax.apply(z, False), z, "softmax")
+    if code == _SIGMOID:
+        z = Dense.apply(x, kernel, bias, _LINEAR, 0.0)
+        return with_logits(NativeActivation.apply(z, _SIGMOID, 0.0), z, "sigmoid")
     return Dense.apply(x, kernel, bias, code, float(alpha))

@@ -41,14 +41,9 @@ def activation_code(activation, who: str = "rnn") -> int:
         return _ACT_CODES["linear"]
     if isinstance(activation, (int, np.integer)) and 0 <= activation < len(_ACT_CODES):
         return int(activation)
-    name = activation if isinstance(activation, str) else None
-    if name is None:
-        from grebe import activations
-
-        try:
-            name = activations.serialize(activation)
-        except (ValueError, TypeError):
-            name = getattr(activation, "__name__", repr(activation))
+    # A function (grebe.activations.tanh, ...) by its name: ops sit below activations.
+    name = activation if isinstance(activation, str) else \
+        getattr(activation, "__name__", repr(activation))
     code = _ACT_CODES.get(name.lower() if isinstance(name, str) else name)
     if code is None:
         raise ValueError(f"{who}: activation {name!r} is not supported by the fused recurrent "

@@ -65,9 +65,8 @@ def _container(layers) -> list:
 def weight_paths(obj, prefix: str = "") -> list:
     """The HDF5 dataset path of each of obj.get_weights(), in order."""
     from grebe import layers as L
-    from grebe.models.model import Model
 
-    if isinstance(obj, Model):
+    if getattr(obj, "_is_model", False):
         paths = []
         for key, la in _container([la for la in obj.layers
                                    if not getattr(la, "_is_input_layer", False)]):
@@ -187,8 +186,7 @@ def _accepted(cls) -> set | None:
 def _grebe_class(obj: dict, custom_objects):
     from grebe import initializers
     from grebe.layers.layer import Layer
-    from grebe.layers.serialization import get_class
-    from grebe.models.model import Model
+    from grebe.serialization import get_class
 
     module = str(obj.get("module") or "")
     name = obj["class_name"]
@@ -203,7 +201,7 @@ def _grebe_class(obj: dict, custom_objects):
     except ValueError:
         raise ValueError(f"Keras file: layer class {name!r} has no grebe equivalent (pass "
                          f"custom_objects={{'{name}': ...}} if it is your own)") from None
-    return None if issubclass(cls, Model) or not issubclass(cls, Layer) else cls
+    return None if getattr(cls, "_is_model", False) or not issubclass(cls, Layer) else cls
 
 
 def _lambda_function(obj, safe_mode):
@@ -277,7 +275,7 @@ def save_keras(model, filepath, overwrite: bool = True) -> None:
     """model -> a Keras 3 `.keras` archive that keras.saving.load_model opens."""
     from grebe.atomic_io import atomic_write
     from grebe.saving import json_config, model_file
-    from grebe.layers.serialization import serialize
+    from grebe.serialization import serialize
 
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):

@@ -77,7 +77,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 
 
 def _resolve_class(config, custom_objects):
-    from grebe.layers.serialization import get_class
+    from grebe.serialization import get_class
 
     return get_class(config["class_name"], custom_objects, config.get("registered_name"))
 

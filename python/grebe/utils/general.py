@@ -180,33 +180,6 @@ def _rng(seed) -> np.random.Generator:
     return grebe_random.generator()
 
 
-def plot_history(history, filename=None, metrics=None, title: str | None = None):
-    """Plots the learning curves of a History (or its .history dict): one panel per metric,
-    training and validation together. Saves a PNG when `filename` is given; returns the figure.
-    Needs matplotlib (`pip install matplotlib`)."""
-    try:
-        import matplotlib.pyplot as plt  # headless machines fall back to the Agg backend
-    except ImportError:
-        raise ImportError("plot_history needs matplotlib: pip install matplotlib") from None
-    hist = getattr(history, "history", history)
-    if not isinstance(hist, dict) or not hist:
-        raise ValueError("plot_history: expected a History or a non-empty dict of lists")
-    names = metrics or [k for k in hist if not k.startswith("val_")]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        values = hist[name]
-        epochs = np.arange(1, len(values) + 1)
-        ax.plot(epochs, values, marker="o", label=name)
-        if "val_" + name in hist:
-            ax.plot(epochs, hist["val_" + name], marker="o", label="val_" + name)
-        ax.set_xlabel("epoch")
-        ax.set_title(name)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if filename is not None:
-        fig.savefig(filename, dpi=100)
-        plt.close(fig)
-    return fig
+
+
+from grebe.callbacks.history import plot_history  # noqa: E402,F401 (lives beside History)

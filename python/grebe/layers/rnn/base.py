@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grebe import activations
 from grebe.layers.layer import Layer
 from grebe.ops import rnn as rnn_ops
 from grebe.tensor import Tensor
@@ -21,6 +22,13 @@ def _keep_mask(shape, rate: float, seed) -> np.ndarray:
     rng = _random.make_generator(seed)
     keep = rng.random(shape, dtype=np.float32) >= np.float32(rate)
     return keep.astype(np.float32) / np.float32(1.0 - rate)
+
+
+def _act_name(fn):
+    try:
+        return activations.serialize(fn)
+    except ValueError:
+        return getattr(fn, "__name__", repr(fn))
 
 
 class _RNN(Layer):
@@ -44,13 +52,12 @@ class _RNN(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{who}: received an invalid value for argument `units`, expected "
                              f"a positive integer. Received: units={units!r}")
-        from grebe import activations
-
         self.units = int(units)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self._act = rnn_ops.activation_code(activation, who)
-        self._ract = rnn_ops.activation_code(recurrent_activation, who)
+        # The kernels take activations by name (ops sit below grebe.activations).
+        self._act = rnn_ops.activation_code(_act_name(self.activation), who)
+        self._ract = rnn_ops.activation_code(_act_name(self.recurrent_activation), who)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer

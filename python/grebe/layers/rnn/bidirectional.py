@@ -116,7 +116,7 @@ class Bidirectional(Layer):
         return out
 
     def get_config(self) -> dict:
-        from grebe.layers.serialization import serialize
+        from grebe.serialization import serialize
 
         config = super().get_config()
         config["layer"] = serialize(self.forward_layer)
@@ -127,7 +127,7 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config: dict):
-        from grebe.layers.serialization import deserialize
+        from grebe.serialization import deserialize
 
         config = dict(config)
         config["layer"] = deserialize(config["layer"])

@@ -254,7 +254,7 @@ class RNN(Layer):
         return output, states
 
     def get_config(self):
-        from grebe.layers.serialization import serialize
+        from grebe.serialization import serialize
 
         return {**super().get_config(), "cell": serialize(self.cell),
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
@@ -263,7 +263,7 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from grebe.layers.serialization import deserialize
+        from grebe.serialization import deserialize
 
         config = dict(config)
         cell = deserialize(config.pop("cell"), custom_objects)

@@ -74,13 +74,13 @@ class StackedRNNCells(Layer):
         return x, new_states
 
     def get_config(self):
-        from grebe.layers.serialization import serialize
+        from grebe.serialization import serialize
 
         return {**super().get_config(), "cells": [serialize(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from grebe.layers.serialization import deserialize
+        from grebe.serialization import deserialize
 
         config = dict(config)
         cells = [deserialize(c, custom_objects) for c in config.pop("cells")]

@@ -44,7 +44,7 @@ class TimeDistributed(Layer):
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
 
     def get_config(self) -> dict:
-        from grebe.layers.serialization import serialize
+        from grebe.serialization import serialize
 
         config = super().get_config()
         config["layer"] = serialize(self.layer)
@@ -52,7 +52,7 @@ class TimeDistributed(Layer):
 
     @classmethod
     def from_config(cls, config: dict):
-        from grebe.layers.serialization import deserialize
+        from grebe.serialization import deserialize
 
         config = dict(config)
         config["layer"] = deserialize(config["layer"])

@@ -1,5 +1,6 @@
 """The recorded graph of the functional API: symbolic KerasTensors, the Node of each layer call,
-the hook Layer.__call__ uses on symbolic inputs, and the walk that orders a model's nodes.
+`symbolic_call` (what Layer.__call__ runs on symbolic inputs) and the walk that orders a model's
+nodes. It sits below layers and models and knows a layer only by the methods it calls.
 
 Calling a layer on a KerasTensor runs no math: the layer is built for the input shape, asked for
 `compute_output_shape` (or, when it has none, run once on zeros), and a Node records the call.
@@ -8,10 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grebe import autograd
-from grebe.layers import layer as layer_module
-from grebe.layers.layer import Layer
-from grebe.models import tree
+from grebe import autograd, tree
 from grebe.tensor import Tensor
 
 __all__ = ["KerasTensor", "Node", "symbolic_call", "map_graph"]
@@ -144,7 +142,7 @@ def symbolic_call(layer, inputs, args, kwargs):
         layer._build_once(in_shapes)
         layer.built = True
     try:
-        if type(layer).compute_output_shape is Layer.compute_output_shape:
+        if getattr(type(layer).compute_output_shape, "runs_the_layer", False):
             out_shapes = _shapes_by_running(layer, inputs, args, kwargs)
         else:
             out_shapes = layer.compute_output_shape(in_shapes)
@@ -244,8 +242,6 @@ def _pack_shapes(s, it):
         return {k: _pack_shapes(s[k], it) for k in sorted(s)}
     return [_pack_shapes(v, it) for v in s]
 
-
-layer_module.symbolic_call_hook = symbolic_call
 
 
 # ---- the graph -----------------------------------------------------------------------------
