@@ -173,7 +173,7 @@ def _symbolic_masks(layer, inputs, mask, outputs) -> None:
     compute_mask makes, found by running it on zeros."""
     first = tree.flatten(inputs)[0]
     in_mask = mask if mask is not None else getattr(first, "_keras_mask", None)
-    if type(layer).compute_mask is Layer.compute_mask:
+    if getattr(type(layer).compute_mask, "passes_mask_through", False):
         if in_mask is not None and layer.supports_masking and len(outputs) == 1:
             outputs[0]._keras_mask = in_mask
         return

@@ -423,6 +423,8 @@ class Layer:
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
+    compute_mask.passes_mask_through = True  # grebe.graph: no need to run it symbolically
+
     def _build_once(self, input_shape) -> None:
         if not self.built:
             self.build(input_shape)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from grebe import registry
-from grebe.layers import serialization
+from grebe import serialization
 
 
 def clone_model(model, input_tensors=None, clone_function=None, call_function=None,

@@ -105,7 +105,7 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode: bool = True
         from grebe.layers.layer import Layer
 
         if issubclass(cls, Layer):
-            from grebe.layers import serialization
+            from grebe import serialization
 
             return serialization.deserialize(dict(config, config=inner), custom_objects)
         if hasattr(cls, "from_config"):
