@@ -11,7 +11,8 @@ array([[2., 4.],
 Floating inputs become float32 once, at the edge; integer and boolean arrays (labels, masks)
 keep their dtype and never require grad. `.grad` is a numpy array (the accumulated gradient).
 
-This module is the bottom of grebe's Python layers and imports nothing of grebe. The two things
+This module is the bottom of grebe's Python layers; of grebe it imports only inplace.py (numpy
+only: read-only saved arrays and write versions, which assign() goes through). The two things
 a Tensor does that live higher up reach it without an import:
 - `backward()` asks the Function that made the tensor (`self._ctx`, a grebe.autograd.Function)
   to run the graph walk; a leaf only accumulates its gradient, here.
@@ -23,6 +24,8 @@ from __future__ import annotations
 import types
 
 import numpy as np
+
+from grebe.inplace import write_arrays
 
 
 def _ops_not_loaded(*args, **kwargs):
@@ -231,7 +234,7 @@ class Tensor:
         if value.shape != self.data.shape:
             raise ValueError(f"assign: expected shape {self.data.shape}, received "
                              f"{value.shape}" + (f" for '{self.name}'" if self.name else ""))
-        autograd.write_arrays([self.data], [f"tensor '{self.name}' (assign)" if self.name
+        write_arrays([self.data], [f"tensor '{self.name}' (assign)" if self.name
                                             else f"a tensor of shape {self.data.shape} (assign)"],
                               lambda: self.data.__setitem__(Ellipsis, value))
 

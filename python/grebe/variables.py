@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grebe.inplace import write_arrays
 from grebe.tensor import Tensor
 
 
@@ -65,15 +66,20 @@ class Variable(Tensor):
         if value.shape != self.data.shape and value.size != 1:
             raise ValueError(f"Variable '{self.path}'.assign: expected shape {self.data.shape}, "
                              f"received {value.shape}")
-        self.data[...] = value
-        return self
+        return self._write(lambda: self.data.__setitem__(Ellipsis, value), "assign")
 
     def assign_add(self, value) -> "Variable":
-        self.data[...] += _raw_broadcast(self, value, "assign_add")
-        return self
+        delta = _raw_broadcast(self, value, "assign_add")
+        return self._write(lambda: self.data.__iadd__(delta), "assign_add")
 
     def assign_sub(self, value) -> "Variable":
-        self.data[...] -= _raw_broadcast(self, value, "assign_sub")
+        delta = _raw_broadcast(self, value, "assign_sub")
+        return self._write(lambda: self.data.__isub__(delta), "assign_sub")
+
+    def _write(self, write, how: str) -> "Variable":
+        """A grebe write: allowed while a graph holds the array, which it marks as changed, so
+        that graph's backward raises instead of using the new values (grebe.inplace)."""
+        write_arrays([self.data], [f"variable '{self.path}' ({how})"], write)
         return self
 
     def numpy(self) -> np.ndarray:

@@ -46,6 +46,10 @@ CASES = [("ResNet50", {"input_shape": (32, 32, 3), "classes": 7}),
 
 @pytest.mark.parametrize("arch,kwargs", CASES)
 def test_architecture_and_outputs_match_keras(keras, arch, kwargs):
+    # Automatic layer names (global_average_pooling2d_1, ...) count per session on both sides:
+    # start both counts afresh, whatever other tests built before.
+    grebe.backend.clear_session()
+    keras.backend.clear_session()
     grebe.utils.set_random_seed(0)
     ours = getattr(applications, arch)(weights=None, **kwargs)
     theirs = getattr(keras.applications, arch)(weights=None, **kwargs)
