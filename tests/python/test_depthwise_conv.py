@@ -181,3 +181,17 @@ def test_separable_model_trains():
                   metrics=["accuracy"])
     h = model.fit(x, y, epochs=5, batch_size=32, verbose=0).history
     assert h["loss"][-1] < 0.3 * h["loss"][0] and h["accuracy"][-1] > 0.9
+
+
+@pytest.mark.parametrize("make", [
+    lambda r: grebe.layers.Conv2DTranspose(2, 3, activity_regularizer=r),
+    lambda r: grebe.layers.DepthwiseConv2D(3, activity_regularizer=r),
+    lambda r: grebe.layers.SeparableConv2D(2, 3, activity_regularizer=r)])
+def test_activity_regularizer_reaches_the_loss(make):
+    """The activity penalty goes through add_loss: layer.losses holds l2 * sum(y ** 2)."""
+    layer = make(grebe.regularizers.L2(0.01))
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype(np.float32)
+    y = layer(x).numpy()
+    assert len(layer.losses) == 1
+    np.testing.assert_allclose(float(layer.losses[0]), 0.01 * float((y.astype(np.float64) ** 2)
+                                                                   .sum()), rtol=1e-4)

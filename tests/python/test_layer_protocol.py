@@ -64,8 +64,8 @@ def test_value_grad_matches_torch_and_zero_grad():
     tk = torch.tensor(k.numpy(), requires_grad=True)
     tb = torch.tensor(b.numpy(), requires_grad=True)
     ((torch.tensor(x) @ tk + tb) ** 2).sum().backward()
-    np.testing.assert_allclose(k.value.grad, tk.grad.numpy(), rtol=1e-5)
-    np.testing.assert_allclose(b.value.grad, tb.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(k.value.grad, tk.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.value.grad, tb.grad.numpy(), rtol=1e-5, atol=1e-6)
     model.zero_grad()
     assert k.grad is None and b.grad is None
 

@@ -124,7 +124,7 @@ class BaseConvTranspose(Layer):
                self.dilation_rate if self.rank == 2 else self.dilation_rate[0])
         y = y if self._post_activation is None else self._post_activation(y)
         if self.activity_regularizer is not None:  # Keras 3: the penalty of each call's output
-            self._activity_losses = [self.activity_regularizer(y)]
+            self.add_loss(self.activity_regularizer(y))
         return y
 
     def get_config(self) -> dict:

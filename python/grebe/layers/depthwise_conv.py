@@ -143,7 +143,7 @@ class BaseDepthwiseConv(_DepthwiseBase):
     def call(self, inputs):
         y = self._activate(self._depthwise(inputs, self.kernel, self.bias))
         if self.activity_regularizer is not None:  # Keras 3: the penalty of each call's output
-            self._activity_losses = [self.activity_regularizer(y)]
+            self.add_loss(self.activity_regularizer(y))
         return y
 
     def get_config(self) -> dict:

@@ -217,11 +217,10 @@ class ActivityRegularization(Layer):
                 raise ValueError(f"ActivityRegularization: {arg} must be >= 0, received "
                                  f"{arg}={v}")
         self._regularizer = regularizers.L1L2(l1=self.l1, l2=self.l2)
-        self._activity_losses: list = []
         self.supports_masking = True
 
     def call(self, inputs):
-        self._activity_losses = [self._regularizer(inputs)]
+        self.add_loss(self._regularizer(inputs))
         return inputs
 
     def compute_output_shape(self, input_shape):

@@ -77,7 +77,7 @@ class BaseSeparableConv(_DepthwiseBase):
         conv = ops.conv2d if self.rank == 2 else ops.conv1d
         y = self._activate(conv(y, self.pointwise_kernel, self.bias))
         if self.activity_regularizer is not None:  # Keras 3: the penalty of each call's output
-            self._activity_losses = [self.activity_regularizer(y)]
+            self.add_loss(self.activity_regularizer(y))
         return y
 
     def get_config(self) -> dict:
