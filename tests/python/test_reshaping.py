@@ -1,5 +1,7 @@
 """Reshaping layers: Flatten, Reshape, ZeroPadding1D/2D, Cropping1D/2D — shapes, values,
 gradients, Keras argument forms and errors."""
+import os
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,23 @@ def test_cropping_gradient():
     want = np.zeros((1, 4, 5, 1), np.float32)
     want[:, 1:3, 2:5] = 1
     np.testing.assert_array_equal(x.grad, want)
+
+
+@pytest.mark.parametrize("factor,fill_mode,interpolation", [
+    ((0.1, 0.1), "constant", "bilinear"), ((-0.07, -0.07), "reflect", "bilinear"),
+    ((0.25, 0.25), "nearest", "nearest"), ((0.13, 0.13), "wrap", "bilinear")])
+def test_random_rotation_matches_keras(factor, fill_mode, interpolation):
+    """A fixed angle (lower = upper) in every fill mode: the same pixels as Keras 3's layer;
+    inference is the identity."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    x = np.random.default_rng(0).random((2, 9, 7, 3)).astype(np.float32)
+    kwargs = dict(fill_mode=fill_mode, interpolation=interpolation, fill_value=0.3)
+    ours = grebe.layers.RandomRotation(factor, **kwargs)
+    theirs = keras.layers.RandomRotation(factor, **kwargs)
+    np.testing.assert_allclose(ours(x, training=True).numpy(),
+                               np.asarray(theirs(x, training=True)), atol=2e-6)
+    np.testing.assert_array_equal(ours(x, training=False).numpy(), x)
+    with pytest.raises(ValueError, match="fill_mode must be one of"):
+        grebe.layers.RandomRotation(0.1, fill_mode="mirror")

@@ -198,3 +198,59 @@ class RandomTranslation(_RandomImageLayer):
         return {**super().get_config(), "height_factor": self.height_factor,
                 "width_factor": self.width_factor, "fill_mode": self.fill_mode,
                 "interpolation": self.interpolation, "fill_value": self.fill_value}
+
+
+class RandomRotation(_RandomImageLayer):
+    """Rotates each image by a random angle about its centre: a factor f draws the angle from
+    [-f, f] x 2 pi, a pair (lo, hi) from [lo, hi] x 2 pi (positive: counter-clockwise).
+    fill_mode 'reflect' (default), 'wrap', 'constant' (fill_value) or 'nearest'; interpolation
+    'bilinear' (default) or 'nearest', as keras.layers.RandomRotation. Identity at inference."""
+
+    def __init__(self, factor, fill_mode: str = "reflect", interpolation: str = "bilinear",
+                 seed=None, fill_value: float = 0.0, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self._range = _factor_range(factor, "factor", "RandomRotation")
+        if fill_mode not in _FILL_MODES:
+            raise ValueError(f"RandomRotation: fill_mode must be one of {_FILL_MODES}, "
+                             f"received fill_mode={fill_mode!r}")
+        if interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"RandomRotation: interpolation must be one of {_INTERPOLATIONS}, "
+                             f"received interpolation={interpolation!r}")
+        self.factor, self.fill_mode, self.interpolation = factor, fill_mode, interpolation
+        self.fill_value = float(fill_value)
+
+    def _transform(self, x, rng):
+        n, h, w = x.shape[:3]
+        angle = rng.uniform(*self._range, size=n) * 2.0 * np.pi
+        cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+        cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+        # Output pixel -> source pixel: the inverse rotation about the centre, in (row, col)
+        # coordinates (rows grow down); matches Keras's sampling to float rounding.
+        sy = cy + (yy - cy) * cos + (xx - cx) * sin
+        sx = cx - (yy - cy) * sin + (xx - cx) * cos
+        if self.interpolation == "nearest":
+            taps = [(np.floor(sy + 0.5), np.floor(sx + 0.5), np.ones_like(sy))]
+        else:
+            y0, x0 = np.floor(sy), np.floor(sx)
+            fy, fx = sy - y0, sx - x0
+            taps = [(y0, x0, (1 - fy) * (1 - fx)), (y0 + 1, x0, fy * (1 - fx)),
+                    (y0, x0 + 1, (1 - fy) * fx), (y0 + 1, x0 + 1, fy * fx)]
+        b = np.arange(n)[:, None, None]
+        out = np.zeros(x.shape, np.float64)
+        outside = np.zeros((n, h, w), np.float64)
+        for ty, tx, weight in taps:
+            r, ir = _fill_index(ty.astype(np.int64), h, self.fill_mode)
+            c, ic = _fill_index(tx.astype(np.int64), w, self.fill_mode)
+            if self.fill_mode == "constant":
+                ok = ir & ic
+                outside += weight * ~ok
+                weight = weight * ok
+            out += weight[..., None] * x[b, r, c]
+        if self.fill_mode == "constant":
+            out += outside[..., None] * self.fill_value
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "fill_mode": self.fill_mode,
+                "interpolation": self.interpolation, "fill_value": self.fill_value}
