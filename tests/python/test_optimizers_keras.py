@@ -125,3 +125,23 @@ def test_multi_optimizer_routes_weights_by_path():
     after = model.get_weights()
     np.testing.assert_array_equal(after[0], before[0])  # enc: learning rate 0
     assert not np.allclose(after[2], before[2])  # head: trained
+
+
+@pytest.mark.parametrize("make", [
+    lambda: grebe.optimizers.SGD(0.1, loss_scale_factor=8.0),
+    lambda: grebe.optimizers.LossScaleOptimizer(grebe.optimizers.SGD(0.1), initial_scale=64.0)])
+def test_fit_scales_the_loss_so_scaled_training_equals_plain(make):
+    """fit() scales the loss before backward (the optimizer unscales in apply), so a loss-scaled
+    SGD trains exactly like plain SGD (powers of two: no rounding difference)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 5)).astype(np.float32), rng.normal(size=(32, 1)).astype(np.float32)
+    weights = []
+    for opt in (grebe.optimizers.SGD(0.1), make()):
+        grebe.utils.set_random_seed(0)
+        m = grebe.Sequential([grebe.Input((5,)), grebe.layers.Dense(3, activation="tanh"),
+                              grebe.layers.Dense(1)])
+        m.compile(optimizer=opt, loss="mse")
+        m.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        weights.append(m.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

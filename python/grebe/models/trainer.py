@@ -102,7 +102,9 @@ class Trainer(CompileMixin):
         for w in weights:
             w.grad = None
         if loss.requires_grad:
-            loss.backward()
+            # As Keras's train_step: the optimizer scales the loss (loss_scale_factor,
+            # LossScaleOptimizer) before backward and unscales the gradients in apply.
+            self.optimizer.scale_loss(loss).backward()
         grads = [w.grad for w in weights]
         # The optimizer skips None gradients (weights the loss does not depend on).
         if weights and any(g is not None for g in grads):
