@@ -190,9 +190,9 @@ def _activation(op: str, activation) -> bool:
                      f"activations to the result), received activation={activation!r}")
 
 
-def _check(op: str, x, kernel, bias, rank: int, groups) -> tuple:
-    """Checks ranks, channels, groups and the bias; returns x and kernel ready for apply
-    (Tensors as they are, anything else as float32 arrays)."""
+def inputs_of_rank(op: str, x, kernel, rank: int, kernel_tail: str) -> tuple:
+    """x and kernel as for apply (see _input), checked to be (N, *spatial, C) and
+    (*kernel_size, <kernel_tail>) of a rank-`rank` convolution; shared by every conv family."""
     xa, ka = _input(x, op, "x"), _input(kernel, op, "kernel")
     if xa.ndim != rank + 2:
         layout = "(batch, length, channels)" if rank == 1 else "(batch, height, width, channels)"
@@ -200,8 +200,14 @@ def _check(op: str, x, kernel, bias, rank: int, groups) -> tuple:
                          f"{xa.shape}")
     if ka.ndim != rank + 2:
         raise ValueError(f"{op}: kernel must have rank {rank + 2} "
-                         f"({'kernel_size, ' * rank}in_channels, filters), received shape "
-                         f"{ka.shape}")
+                         f"({'kernel_size, ' * rank}{kernel_tail}), received shape {ka.shape}")
+    return xa, ka
+
+
+def _check(op: str, x, kernel, bias, rank: int, groups) -> tuple:
+    """Checks ranks, channels, groups and the bias; returns x and kernel ready for apply
+    (Tensors as they are, anything else as float32 arrays)."""
+    xa, ka = inputs_of_rank(op, x, kernel, rank, "in_channels, filters")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive integer, received groups={groups!r}")
     channels, filters = xa.shape[-1], ka.shape[-1]

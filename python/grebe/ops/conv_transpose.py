@@ -27,7 +27,7 @@ import numpy as np
 from grebe import _C
 from grebe.autograd import Function
 from grebe.ops._util import normalize_tuple
-from grebe.ops.conv import _input
+from grebe.ops.conv import _input, inputs_of_rank
 from grebe.tensor import Tensor
 
 
@@ -97,15 +97,7 @@ class Conv1DTranspose(Function):
 
 
 def _check(op: str, x, kernel, bias, rank: int) -> tuple:
-    xa, ka = _input(x, op, "x"), _input(kernel, op, "kernel")
-    if xa.ndim != rank + 2:
-        layout = "(batch, length, channels)" if rank == 1 else "(batch, height, width, channels)"
-        raise ValueError(f"{op}: x must have rank {rank + 2} {layout}, received shape "
-                         f"{xa.shape}")
-    if ka.ndim != rank + 2:
-        raise ValueError(f"{op}: kernel must have rank {rank + 2} "
-                         f"({'kernel_size, ' * rank}filters, in_channels), received shape "
-                         f"{ka.shape}")
+    xa, ka = inputs_of_rank(op, x, kernel, rank, "filters, in_channels")
     if ka.shape[-1] != xa.shape[-1]:
         raise ValueError(f"{op}: input has {xa.shape[-1]} channels but kernel expects "
                          f"{ka.shape[-1]} (kernel shape {ka.shape}, (..., filters, "
