@@ -124,6 +124,15 @@ def _factor_range(factor, name, layer):
     return lo, hi
 
 
+def _check_modes(layer: str, fill_mode, interpolation) -> None:
+    if fill_mode not in _FILL_MODES:
+        raise ValueError(f"{layer}: fill_mode must be one of {_FILL_MODES}, received "
+                         f"fill_mode={fill_mode!r}")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"{layer}: interpolation must be one of {_INTERPOLATIONS}, received "
+                         f"interpolation={interpolation!r}")
+
+
 def _fill_index(k, n, mode):
     """Maps source indices k (any integers) into [0, n) by the fill mode; also returns the mask
     of indices that were inside (what 'constant' needs)."""
@@ -149,12 +158,7 @@ class RandomTranslation(_RandomImageLayer):
         super().__init__(seed=seed, **kwargs)
         self._h = _factor_range(height_factor, "height_factor", "RandomTranslation")
         self._w = _factor_range(width_factor, "width_factor", "RandomTranslation")
-        if fill_mode not in _FILL_MODES:
-            raise ValueError(f"RandomTranslation: fill_mode must be one of {_FILL_MODES}, "
-                             f"received fill_mode={fill_mode!r}")
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(f"RandomTranslation: interpolation must be one of "
-                             f"{_INTERPOLATIONS}, received interpolation={interpolation!r}")
+        _check_modes("RandomTranslation", fill_mode, interpolation)
         self.height_factor, self.width_factor = height_factor, width_factor
         self.fill_mode, self.interpolation = fill_mode, interpolation
         self.fill_value = float(fill_value)
@@ -210,12 +214,7 @@ class RandomRotation(_RandomImageLayer):
                  seed=None, fill_value: float = 0.0, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self._range = _factor_range(factor, "factor", "RandomRotation")
-        if fill_mode not in _FILL_MODES:
-            raise ValueError(f"RandomRotation: fill_mode must be one of {_FILL_MODES}, "
-                             f"received fill_mode={fill_mode!r}")
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(f"RandomRotation: interpolation must be one of {_INTERPOLATIONS}, "
-                             f"received interpolation={interpolation!r}")
+        _check_modes("RandomRotation", fill_mode, interpolation)
         self.factor, self.fill_mode, self.interpolation = factor, fill_mode, interpolation
         self.fill_value = float(fill_value)
 
