@@ -20,22 +20,15 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _seed_cnn import grebe_seed_cnn  # noqa: E402  (bench/_seed_cnn.py)
 from _timing import median_times  # noqa: E402  (bench/_timing.py)
 
 
 def trained_grebe_cnn(x, y):
     import grebe
-    from grebe import layers as L
 
     grebe.utils.set_random_seed(0)
-    model = grebe.Sequential([
-        L.Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=(32, 32, 3)),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Flatten(),
-        L.Dense(128, activation="relu"),
-        L.Dense(10, activation="softmax")])
+    model = grebe_seed_cnn()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, batch_size=64, verbose=0)
     return model

@@ -17,6 +17,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _seed_cnn import grebe_seed_cnn  # noqa: E402  (bench/_seed_cnn.py)
 from _timing import median_times  # noqa: E402  (bench/_timing.py)
 
 
@@ -29,17 +30,9 @@ def main():
     import onnxruntime as ort
 
     import grebe
-    from grebe import layers as L
 
     grebe.utils.set_random_seed(0)
-    model = grebe.Sequential([
-        L.Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=(32, 32, 3)),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        L.MaxPooling2D(pool_size=(2, 2)),
-        L.Flatten(),
-        L.Dense(128, activation="relu"),
-        L.Dense(10, activation="softmax")])
+    model = grebe_seed_cnn()
     path = os.path.join(tempfile.mkdtemp(), "seed_cnn.onnx")
     model.export(path, format="onnx")
     opts = ort.SessionOptions()
