@@ -33,4 +33,12 @@ void batch_norm_backward_data(float* dx, const float* dy, const float* x, const 
                               const float* inv_std, const float* gamma, const float* dbeta,
                               const float* dgamma, int64_t M, int64_t C);
 
+// batch_norm_backward_reduce and batch_norm_backward_data in one call (dx may be nullptr), with
+// dx's columns summing to 0 up to the rounding of their own elements: each dx is evaluated in
+// double from the double sums and rounded once, so a bias in front (whose true gradient, the
+// column sum, is 0) gets no systematic noise from a float-rounded mean or dbeta / M.
+void batch_norm_backward(float* dx, float* dbeta, float* dgamma, const float* dy,
+                         const float* x, const float* mean, const float* inv_std,
+                         const float* gamma, int64_t M, int64_t C);
+
 }  // namespace grebe
