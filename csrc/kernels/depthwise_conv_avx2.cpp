@@ -75,24 +75,41 @@ inline void pixel(float* yo, const float* const* xs, const float* const* ws, int
 // Eight interior output pixels q0..q0+7 of one row (every tap inside the image): one weight
 // load per tap feeds eight accumulators. xrows[k] is the input row of the k-th valid kernel
 // row r (rows[k] = r); pixel q, tap (r, t) reads xrows[k] + (q*SW - PL + t*DW)*C.
+template <bool Full>
+inline __m256 ld(const Mask& m, const float* p) {
+    return Full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m.m);
+}
+
+// Channels [c0, c0 + 8) of interior8 (Full: all 8 in use, plain loads and stores).
+template <bool Full>
+void interior8_chunk(float* yrow, const float* const* xrows, const int64_t* rows, int nrows,
+                     const float* w, const float* bias, const DepthwiseShape& s, int64_t q0,
+                     int64_t c0, const Mask& m) {
+    const int64_t C = s.C, step = s.SW * C;
+    const __m256 b = bias ? ld<Full>(m, bias + c0) : _mm256_setzero_ps();
+    __m256 acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = b;
+    for (int k = 0; k < nrows; k++)
+        for (int64_t t = 0; t < s.S; t++) {
+            const __m256 wv = ld<Full>(m, w + (rows[k] * s.S + t) * C + c0);
+            const float* xp = xrows[k] + (q0 * s.SW - s.PL + t * s.DW) * C + c0;
+            for (int j = 0; j < 8; j++)
+                acc[j] = _mm256_fmadd_ps(ld<Full>(m, xp + j * step), wv, acc[j]);
+        }
+    for (int j = 0; j < 8; j++) {
+        if (Full) _mm256_storeu_ps(yrow + (q0 + j) * C + c0, acc[j]);
+        else _mm256_maskstore_ps(yrow + (q0 + j) * C + c0, m.m, acc[j]);
+    }
+}
+
 void interior8(float* yrow, const float* const* xrows, const int64_t* rows, int nrows,
                const float* w, const float* bias, const DepthwiseShape& s, int64_t q0) {
-    const int64_t C = s.C;
-    for (int64_t c0 = 0; c0 < C; c0 += 8) {
-        const Mask m = tail_mask(C - c0);
-        const __m256 b = bias ? load(m, bias + c0) : _mm256_setzero_ps();
-        __m256 acc[8];
-        for (int j = 0; j < 8; j++) acc[j] = b;
-        for (int k = 0; k < nrows; k++)
-            for (int64_t t = 0; t < s.S; t++) {
-                const __m256 wv = load(m, w + (rows[k] * s.S + t) * C + c0);
-                const float* xp = xrows[k] + (q0 * s.SW - s.PL + t * s.DW) * C + c0;
-                const int64_t step = s.SW * C;
-                for (int j = 0; j < 8; j++)
-                    acc[j] = _mm256_fmadd_ps(load(m, xp + j * step), wv, acc[j]);
-            }
-        for (int j = 0; j < 8; j++) store(yrow + (q0 + j) * C + c0, m, acc[j]);
-    }
+    const Mask all = tail_mask(8);
+    int64_t c0 = 0;
+    for (; c0 + 8 <= s.C; c0 += 8)
+        interior8_chunk<true>(yrow, xrows, rows, nrows, w, bias, s, q0, c0, all);
+    if (c0 < s.C)
+        interior8_chunk<false>(yrow, xrows, rows, nrows, w, bias, s, q0, c0, tail_mask(s.C - c0));
 }
 
 }  // namespace
@@ -112,7 +129,8 @@ void forward_avx2(float* y, const float* x, const float* w, const float* bias,
         int nrows = 0;
         for (int64_t r = 0; r < s.R && s.R <= 64; r++) {
             const int64_t ih = p * s.SH - s.PT + r * s.DH;
-            if (ih >= 0 && ih < s.H) xrows[nrows] = x + (n * s.H + ih) * s.W * C, rows_ok[nrows++] = r;
+            if (ih >= 0 && ih < s.H)
+                xrows[nrows] = x + (n * s.H + ih) * s.W * C, rows_ok[nrows++] = r;
         }
         // Interior columns [qa, qb): every tap of pixel q lies inside the row.
         int64_t qa = (s.PL + s.SW - 1) / s.SW, qb = qa;
