@@ -1,7 +1,7 @@
 // depthwise_conv.cpp — depthwise 2D convolution over NHWC float32 (depthwise_conv.h): the entry
-// points that pick the AVX-512 or AVX2 kernels (depthwise_conv_avx512.cpp, depthwise_conv_avx2.cpp)
-// or the portable ones here, the backward-weights driver (chunks of images x blocks of channels, then a fixed-order sum),
-// and the plain reference loops. Built without ISA flags.
+// points that pick the AVX-512 or AVX2 kernels (depthwise_conv_avx512.cpp, _avx2.cpp) or the
+// portable ones here, the backward-weights driver (chunks of images x blocks of channels, then a
+// fixed-order sum), and the plain reference loops. Built without ISA flags.
 // Legend as in depthwise_conv.h: N batch, H/W/C input, M multiplier, O = C*M, R/S kernel.
 #include "kernels/depthwise_conv.h"
 
