@@ -14,8 +14,8 @@ namespace bf16 {
 enum Slot {
     kOperandA = 0, kOperandB = 1, kOperandC = 2,  // rounded operands (portable paths)
     kPackA = 3, kPackB = 4,                       // sbgemm packing
-    kConvW = 5, kConvWork = 6, kConvDy = 7,       // conv: packed weights, per-thread work, dy
-    kNumSlots = 8
+    kConvWork = 5, kConvDy = 6,                   // conv: bf16 operands, masked/routed dy
+    kNumSlots = 7
 };
 float* scratch(int slot, size_t floats);
 
@@ -27,18 +27,6 @@ const float* rounded(int slot, const float* x, int64_t n);
 void sbgemm_avx512bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                        const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                        const float* bias, bool relu, float* C, int64_t ldc, int threads);
-// A GEMM whose B is packed once and reused (convolution weights): pack_b_avx512bf16 fills
-// packed_b_words(K, N) words with bf16(op(B)) (K,N); sbgemm_packed_avx512bf16 then computes
-// C (M,N) = act(alpha * bf16(op(A)) (M,K) * B + beta * C + bias (N)) on the calling thread
-// only, packing A into abuf (packed_a_words(K) words). Same bits as sbgemm_avx512bf16.
-int64_t packed_b_words(int64_t K, int64_t N);
-int64_t packed_a_words(int64_t K);
-void pack_b_avx512bf16(uint32_t* dst, bool trans_b, int64_t K, int64_t N, const float* B,
-                       int64_t ldb);
-void sbgemm_packed_avx512bf16(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha,
-                              const float* A, int64_t lda, const uint32_t* Bp, float beta,
-                              const float* bias, bool relu, float* C, int64_t ldc,
-                              uint32_t* abuf);
 // vdpbf16ps peak loop: iters iterations on each of `threads` threads; the sum over threads of
 // flops per CPU second. sink (threads floats) keeps the loops alive.
 double peak_dpbf16_avx512bf16(int threads, int64_t iters, float* sink);

@@ -264,36 +264,6 @@ void region(const Job& g, uint32_t* bbuf, uint32_t* abuf, int tid, int nth) {
     }
 }
 
-// The serial driver over a B packed whole by pack_b_all: for each KC-deep pass, the A block of
-// MC rows is packed, then every (panel, row tile) pair runs. Pass pb's panels start at word
-// pb * (KC/2) * ncols (ncols = N rounded up to NR), panel q at + q * kp * NR.
-void gemm_packed(const Job& g, const uint32_t* bp, uint32_t* abuf) {
-    const int64_t kpmax = (min64(g.K, kBs.KC) + 1) / 2;
-    uint32_t* tmp = abuf + int64_t(kBs.MC) * kpmax;
-    const int64_t ncols = ceil_div(g.N, NR) * NR, tiles_n = ncols / NR;
-    for (int64_t pc = 0; pc < g.K; pc += kBs.KC) {
-        const int64_t kc = min64(kBs.KC, g.K - pc), kp = (kc + 1) / 2;
-        const bool last = pc + kc == g.K;
-        const float beta = pc == 0 ? g.beta : 1.0f;
-        const float* bias = last ? g.bias : nullptr;
-        const bool relu = last && g.relu;
-        const uint32_t* bpass = bp + (pc / kBs.KC) * (kBs.KC / 2) * ncols;
-        for (int64_t ic = 0; ic < g.M; ic += kBs.MC) {
-            const int64_t mc = min64(kBs.MC, g.M - ic);
-            pack_a(abuf, tmp, g, ic, mc, pc, kc);
-            for (int64_t q = 0; q < tiles_n; q++) {
-                const int n = static_cast<int>(min64(NR, g.N - q * NR));
-                for (int64_t ir = 0; ir < mc; ir += MR) {
-                    const int m = static_cast<int>(min64(MR, mc - ir));
-                    kTiles[m - 1](kp, abuf + (ir / MR) * kp * MR, bpass + q * kp * NR, n,
-                                  g.C + (ic + ir) * g.ldc + q * NR, g.ldc, g.alpha, beta,
-                                  bias ? bias + q * NR : nullptr, relu);
-                }
-            }
-        }
-    }
-}
-
 // The vdpbf16ps peak of one thread for `iters` iterations: 24 independent register
 // accumulators, 24 vdpbf16ps per iteration (16 lanes x 2 products = 64 flops each, no loads).
 // Returns a value that depends on every accumulator, so the compiler keeps them all.
@@ -336,36 +306,6 @@ void sbgemm_avx512bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
     // Each thread runs region() on its own share of C (see there why it is race-free).
 #pragma omp parallel num_threads(nt)
     region(g, bbuf, abuf, omp_get_thread_num(), omp_get_num_threads());
-}
-
-int64_t packed_b_words(int64_t K, int64_t N) {
-    // every pass but the last holds KC/2 k-pairs; the last ceil(kc/2)
-    const int64_t ncols = ceil_div(N, NR) * NR, full = K / kBs.KC, rest = K % kBs.KC;
-    return (full * (kBs.KC / 2) + (rest + 1) / 2) * ncols;
-}
-
-int64_t packed_a_words(int64_t K) { return (int64_t(kBs.MC) + MR) * ((min64(K, kBs.KC) + 1) / 2); }
-
-void pack_b_avx512bf16(uint32_t* dst, bool trans_b, int64_t K, int64_t N, const float* B,
-                       int64_t ldb) {
-    // dst (packed_b_words(K, N)) = op(B) (K,N) rounded to bf16, in pass-major panel order
-    Job g{false, trans_b, 0, N, K, 1.0f, nullptr, 0, B, ldb, 0.0f, nullptr, false, nullptr, 0};
-    uint32_t tmp[kBs.KC / 2];
-    const int64_t ncols = ceil_div(N, NR) * NR;
-    for (int64_t pc = 0; pc < K; pc += kBs.KC) {
-        const int64_t kc = min64(kBs.KC, K - pc);
-        uint32_t* d = dst + (pc / kBs.KC) * (kBs.KC / 2) * ncols;
-        for (int64_t q = 0; q < ncols / NR; q++) pack_b(d, tmp, g, pc, kc, 0, N, q);
-    }
-}
-
-void sbgemm_packed_avx512bf16(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha,
-                              const float* A, int64_t lda, const uint32_t* Bp, float beta,
-                              const float* bias, bool relu, float* C, int64_t ldc,
-                              uint32_t* abuf) {
-    // C (M,N) = act(alpha * bf16(op(A)) (M,K) * Bp (K,N) + beta * C + bias (N)), serial
-    const Job g{trans_a, false, M, N, K, alpha, A, lda, nullptr, 0, beta, bias, relu, C, ldc};
-    gemm_packed(g, Bp, abuf);
 }
 
 double peak_dpbf16_avx512bf16(int threads, int64_t iters, float* sink) {
