@@ -1,7 +1,8 @@
-// conv_bf16_avx512bf16.cpp — direct convolution forward with vdpbf16ps over pairs of input
-// channels (bf16.h contract of conv2d_forward_bf16). Built with the AVX-512 flags plus
-// -mavx512bf16 (file suffix); only the *_avx512bf16 entry points have external linkage, and
-// they are called only when has_bf16().
+// conv_bf16_avx512bf16.cpp — convolution with vdpbf16ps (bf16.h contracts): a direct forward
+// over pairs of input channels (also the input gradient, run over dy with the kernel flipped),
+// a direct weight gradient over pairs of output columns, and the relu + max pooling of the
+// fused conv + pool. Built with the AVX-512 flags plus -mavx512bf16 (file suffix); only the
+// *_avx512bf16 entry points have external linkage, and they are called only when has_bf16().
 //
 // Legend as in conv.h; Cp = ceil(C/2) channel pairs, Hp/Wp the zero-padded input size.
 //   xb (N, Hp, Wp, Cp) words: the input rounded to bf16 (round_bf16's rounding), zero-padded,
