@@ -28,8 +28,8 @@ from grebe.layers.upsampling import Permute, RepeatVector, UpSampling1D, UpSampl
 from grebe.layers.group_normalization import GroupNormalization, UnitNormalization  # noqa: F401
 from grebe.layers.normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from grebe.layers.rnn import (  # noqa: F401
-    GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells,
-    TimeDistributed)
+    GRU, LSTM, RNN, Bidirectional, ConvLSTM1D, ConvLSTM2D, GRUCell, LSTMCell, SimpleRNN,
+    SimpleRNNCell, StackedRNNCells, TimeDistributed)
 from grebe.layers.embedding import Embedding, Masking  # noqa: F401
 from grebe.serialization import (  # noqa: F401
     deserialize, register_serializable, serialize)
