@@ -6,6 +6,7 @@ from grebe.layers.lambda_layer import Lambda  # noqa: F401
 from grebe.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from grebe.layers.preprocessing import (RandomFlip, RandomRotation,  # noqa: F401
                                         RandomTranslation, Rescaling)
+from grebe.layers.preprocessing_normalization import Normalization  # noqa: F401
 from grebe.layers.conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
 from grebe.layers.conv_transpose import (  # noqa: F401
     Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose)
