@@ -151,7 +151,7 @@ def random_weights(model, seed=0):
     ("EfficientNetB0", {"input_shape": (32, 32, 3), "classes": 10,
                         "classifier_activation": None}),
     ("EfficientNetB1", {"include_top": False, "pooling": "max", "input_shape": (33, 35, 3)})])
-def test_efficientnet_matches_keras(keras, arch, kwargs):
+def test_efficientnet_matches_keras(keras, arch, kwargs, tmp_path):
     grebe.backend.clear_session()
     keras.backend.clear_session()
     ours = getattr(applications, arch)(weights=None, **kwargs)
@@ -165,6 +165,10 @@ def test_efficientnet_matches_keras(keras, arch, kwargs):
     want = np.asarray(theirs.predict(x, verbose=0))
     assert want.std() > 0.05  # the comparison sees real activations
     np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
+    if arch == "EfficientNetB0":  # Keras's own .keras file of it loads into grebe
+        theirs.save(tmp_path / "k.keras")
+        np.testing.assert_allclose(grebe.load_model(tmp_path / "k.keras").predict(x, verbose=0),
+                                   want, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("arch,kwargs", [("EfficientNetB0", {}),

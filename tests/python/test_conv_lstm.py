@@ -212,6 +212,25 @@ def test_save_load_and_keras_weights_file(tmp_path, keras):
     model.load_weights(tmp_path / "k.weights.h5")
     np.testing.assert_allclose(np.asarray(model.predict(X2, verbose=0)),
                                np_(km.predict(X2, verbose=0)), rtol=1e-4, atol=1e-5)
+    # Whole .keras files both ways: the config and cell/vars paths are Keras's.
+    model.save(tmp_path / "g.keras")
+    np.testing.assert_allclose(np_(keras.saving.load_model(tmp_path / "g.keras").predict(
+        X2, verbose=0)), np.asarray(model.predict(X2, verbose=0)), rtol=1e-4, atol=1e-5)
+    km.save(tmp_path / "k.keras")
+    np.testing.assert_allclose(np.asarray(grebe.load_model(tmp_path / "k.keras").predict(
+        X2, verbose=0)), np_(km.predict(X2, verbose=0)), rtol=1e-4, atol=1e-5)
+
+
+def test_fit_trains_a_stack():
+    grebe.utils.set_random_seed(0)
+    model = grebe.Sequential([grebe.Input((4, 7, 6, 3)),
+                              L.ConvLSTM2D(3, 3, padding="same", return_sequences=True,
+                                           dropout=0.1, recurrent_dropout=0.1),
+                              L.ConvLSTM2D(2, 3)])
+    model.compile(optimizer=grebe.optimizers.Adam(0.01), loss="mse")
+    y = np.random.default_rng(1).normal(size=(2, 5, 4, 2)).astype(np.float32)
+    hist = model.fit(X2, y, epochs=10, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
 
 
 def test_bad_inputs_raise_clear_errors():
