@@ -182,6 +182,33 @@ def test_dropout_runs_only_in_training_and_keeps_one_mask_per_sequence():
     assert np.isfinite(np.asarray(x.grad)).all()
 
 
+def test_per_gate_dropout_masks_match_keras(keras):
+    """Keras draws four input masks and four state masks (one per gate), each fixed over the
+    sequence: the same masks, put into Keras's cell, give the same outputs and gradients."""
+    import torch
+
+    kwargs = {"padding": "same", "return_sequences": True, "dropout": 0.5,
+              "recurrent_dropout": 0.5}
+    gl, kl = pair(keras, "ConvLSTM2D", kwargs, X2)
+    rng = np.random.default_rng(5)
+    drop = [(rng.random((2, 7, 6, 3)) > 0.5).astype(np.float32) * 2 for _ in range(4)]
+    rdrop = [(rng.random((2, 7, 6, 4)) > 0.5).astype(np.float32) * 2 for _ in range(4)]
+    kl.cell._dropout_mask = [torch.tensor(m) for m in drop]
+    kl.cell._recurrent_dropout_mask = [torch.tensor(m) for m in rdrop]
+    tx = torch.tensor(X2, requires_grad=True)
+    k = kl(tx, training=True)
+    gx = grebe.tensor(X2, requires_grad=True)
+    g, _, _ = conv_lstm(gx, gl.kernel, gl.recurrent_kernel, gl.bias, padding="same",
+                        return_sequences=True, dropout_masks=drop, recurrent_dropout_masks=rdrop)
+    np.testing.assert_allclose(np.asarray(g), np_(k), rtol=1e-4, atol=1e-5)
+    g.sum().backward()
+    k.sum().backward()
+    np.testing.assert_allclose(np.asarray(gx.grad), np_(tx.grad), rtol=1e-3, atol=1e-4)
+    for gw, kw in zip(gl.trainable_weights, kl.trainable_weights):
+        np.testing.assert_allclose(np.asarray(gw.grad), np_(kw.value.grad), rtol=1e-3,
+                                   atol=1e-4)
+
+
 def test_stateful_carries_states():
     layer = L.ConvLSTM2D(3, 3, padding="same", stateful=True, return_state=True)
     _, h1, c1 = layer(X2[:, :2])
