@@ -93,7 +93,7 @@ def test_weights_argument_and_input_tensor(tmp_path):
     assert net.inputs[0] is inp and net.output.shape == (None, 512)
 
 
-@pytest.mark.parametrize("module", ["resnet50", "vgg16"])
+@pytest.mark.parametrize("module", ["resnet50", "vgg16", "efficientnet"])
 def test_preprocess_input_matches_keras(keras, module):
     rng = np.random.default_rng(1)
     for x in (rng.uniform(0, 255, (2, 4, 5, 3)).astype(np.float32),

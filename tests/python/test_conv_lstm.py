@@ -209,6 +209,20 @@ def test_per_gate_dropout_masks_match_keras(keras):
                                    atol=1e-4)
 
 
+def test_bidirectional_conv_lstm_matches_keras(keras):
+    kwargs = {"padding": "same", "return_sequences": True, "return_state": True}
+    ours = L.Bidirectional(L.ConvLSTM2D(3, 3, **kwargs), merge_mode="sum")
+    theirs = keras.layers.Bidirectional(keras.layers.ConvLSTM2D(3, 3, **kwargs),
+                                        merge_mode="sum")
+    k = theirs(X2, mask=keras.ops.convert_to_tensor(MASK))
+    ours.build(X2.shape)
+    ours.set_weights([np_(w) for w in theirs.weights])
+    g = ours(X2, mask=MASK)
+    assert len(g) == len(k) == 5
+    for a, b in zip(g, k):
+        np.testing.assert_allclose(np.asarray(a), np_(b), rtol=1e-4, atol=1e-5)
+
+
 def test_stateful_carries_states():
     layer = L.ConvLSTM2D(3, 3, padding="same", stateful=True, return_state=True)
     _, h1, c1 = layer(X2[:, :2])

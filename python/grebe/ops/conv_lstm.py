@@ -101,7 +101,8 @@ def _as_tensor(v):
 def conv_lstm(x, kernel, recurrent_kernel, bias=None, initial_state=None, *, rank=2, strides=1,
               padding="valid", dilation_rate=1, activation="tanh",
               recurrent_activation="sigmoid", mask=None, go_backwards=False,
-              return_sequences=False, dropout_masks=None, recurrent_dropout_masks=None):
+              return_sequences=False, dropout_masks=None, recurrent_dropout_masks=None,
+              zero_output_for_mask=False):
     """x (B, T, *S, C) -> (y, h, c): y (B, T, *S', F) if return_sequences else (B, *S', F),
     h and c (B, *S', F). activation/recurrent_activation: 'tanh'/'sigmoid' or a function of a
     Tensor. mask (B, T) bool: masked steps keep the states and repeat the previous output
@@ -157,7 +158,8 @@ def conv_lstm(x, kernel, recurrent_kernel, bias=None, initial_state=None, *, ran
         if m is not None:
             keep = Tensor(m[:, t].reshape((B,) + (1,) * (rank + 1)))
             h_new, c_new = shape_ops.where(keep, h_new, h), shape_ops.where(keep, c_new, c)
-            out = shape_ops.where(keep, h_new, prev if prev is not None else
+            out = shape_ops.where(keep, h_new, prev if prev is not None and not
+                                  zero_output_for_mask else
                                   Tensor(np.zeros(tuple(h.shape), np.float32)))
         else:
             out = h_new

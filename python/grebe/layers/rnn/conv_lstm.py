@@ -36,6 +36,7 @@ class ConvLSTM(Layer):
     """Shared by ConvLSTM1D and ConvLSTM2D (rank 1 or 2)."""
 
     rank = 2
+    _n_states = 2  # h, c (Bidirectional counts them)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
@@ -47,6 +48,9 @@ class ConvLSTM(Layer):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, **kwargs):
         kwargs.pop("unroll", None)  # Keras's RNN argument; the loop is never unrolled here
+        # Keras's RNN argument: masked steps output zeros instead of the previous output
+        # (Bidirectional sets it to return_sequences, as Keras's does).
+        self.zero_output_for_mask = bool(kwargs.pop("zero_output_for_mask", False))
         super().__init__(**kwargs)
         who, r = type(self).__name__, self.rank
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or \
@@ -238,7 +242,8 @@ class ConvLSTM(Layer):
             activation="tanh" if act == "tanh" else self.activation,
             recurrent_activation="sigmoid" if ract == "sigmoid" else self.recurrent_activation,
             mask=mask, go_backwards=self.go_backwards, return_sequences=self.return_sequences,
-            dropout_masks=drop, recurrent_dropout_masks=rdrop)
+            dropout_masks=drop, recurrent_dropout_masks=rdrop,
+            zero_output_for_mask=self.zero_output_for_mask)
         if self.stateful:
             self.states = [Tensor(np.array(s.data)) for s in (h, c)]
         y = self._channels_back(y)
@@ -275,7 +280,8 @@ class ConvLSTM(Layer):
                 "recurrent_constraint": _serialize(self.recurrent_constraint),
                 "bias_constraint": _serialize(self.bias_constraint),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "seed": self.seed, "return_sequences": self.return_sequences,
+                "seed": self.seed, "zero_output_for_mask": self.zero_output_for_mask,
+                "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "stateful": self.stateful}
 
