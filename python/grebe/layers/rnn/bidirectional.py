@@ -1,12 +1,24 @@
 """Bidirectional: runs a recurrent layer forward and a copy backward and merges them."""
 from __future__ import annotations
 
+import numpy as np
+
 from grebe import ops
 from grebe.layers.layer import Layer
 from grebe.layers.rnn.base import _RNN
 from grebe.layers.rnn.conv_lstm import ConvLSTM
+from grebe.tensor import Tensor
 
 _RECURRENT = (_RNN, ConvLSTM)  # layers with go_backwards, return_sequences/state, _n_states
+
+
+def _zero_masked(y, mask):
+    """y (B, T, ...) with the steps where mask (B, T) is False set to 0."""
+    m = np.asarray(mask.data if hasattr(mask, "data") else mask)
+    if m.ndim == 3 and m.shape[-1] == 1:
+        m = m[..., 0]
+    keep = (m != 0).reshape(m.shape + (1,) * (y.ndim - 2))
+    return ops.where(Tensor(keep), y, Tensor(np.zeros((1,) * y.ndim, np.float32)))
 
 
 class Bidirectional(Layer):
@@ -94,6 +106,8 @@ class Bidirectional(Layer):
             b, b_states = b[0], b[1:]
         if self.return_sequences:
             b = ops.getitem(b, (slice(None), slice(None, None, -1)))  # back to time order
+            if mask is not None:  # Keras: masked steps of both sequences output zeros
+                f, b = _zero_masked(f, mask), _zero_masked(b, mask)
         out = self._merge(f, b)
         if self.return_state:
             return (out if isinstance(out, list) else [out]) + list(f_states) + list(b_states)
