@@ -161,6 +161,11 @@ def test_run_layer_test_and_weights():
                    expected_weight_shapes=[(3, 3, 2, 20), (3, 3, 5, 20), (20,)])
     run_layer_test(L.ConvLSTM1D, {"filters": 3, "kernel_size": 2, "strides": 2},
                    (2, 4, 9, 2), (2, 4, 3), expected_weight_shapes=[(2, 2, 12), (2, 3, 12), (12,)])
+    reg = L.ConvLSTM2D(3, 3, activity_regularizer="l2")
+    y = reg(X2)
+    assert len(reg.losses) == 1
+    np.testing.assert_allclose(float(np.asarray(reg.losses[0])),
+                               0.01 * float((np.asarray(y, np.float64) ** 2).sum()), rtol=1e-5)
     layer = L.ConvLSTM2D(3, 2)
     layer.build((None, 2, 5, 5, 1))
     np.testing.assert_array_equal(layer.get_weights()[2], np.r_[np.zeros(3), np.ones(3),
