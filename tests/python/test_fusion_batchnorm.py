@@ -170,3 +170,59 @@ def test_fold_keeps_nan_positions():
     want = _unfused_predict(model, x)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     assert np.isnan(got[3]).all()
+
+
+def test_training_runs_batch_norm_relu_fused_with_the_layer_by_layer_gradients(monkeypatch):
+    from grebe import ops
+
+    calls = []
+    bn = ops.batch_norm
+    monkeypatch.setattr(ops, "batch_norm",
+                        lambda *a, **k: calls.append(k.get("relu")) or bn(*a, **k))
+    model, runs = _resnet_block_model()
+    twin, _ = _resnet_block_model()  # the same weights (same seed), run layer by layer
+    x, y = _data()
+    out = model(grebe.tensor(x), training=True)
+    assert calls.count(True) == 2  # the two conv + bn + relu runs
+    out.sum().backward()
+    with fusion.blocked(*twin.layers):
+        ref = twin(grebe.tensor(x), training=True)
+    ref.sum().backward()
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
+    for w, v in zip(model.trainable_weights, twin.trainable_weights):
+        np.testing.assert_allclose(w.grad, v.grad, rtol=1e-5, atol=1e-6, err_msg=w.name)
+    for w, v in zip(model.non_trainable_weights, twin.non_trainable_weights):
+        np.testing.assert_array_equal(w.numpy(), v.numpy())  # the moving statistics moved alike
+    # A fit step trains the same: the same loss and weights after two batches.
+    h1 = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False).history["loss"]
+    with fusion.blocked(*twin.layers):
+        h2 = twin.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False).history["loss"]
+    np.testing.assert_allclose(h1, h2, rtol=1e-5)
+    for w, v in zip(model.weights, twin.weights):
+        np.testing.assert_allclose(w.numpy(), v.numpy(), rtol=1e-4, atol=1e-5, err_msg=w.name)
+
+
+def test_batch_norm_relu_op_matches_batch_norm_then_relu():
+    from grebe import ops
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 3, 4, 6)).astype(np.float32)
+    g = rng.uniform(0.5, 1.5, 6).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    for axis in (-1, 1):
+        xs = [grebe.tensor(x, requires_grad=True) for _ in range(2)]
+        gs = [grebe.tensor(g, requires_grad=True) for _ in range(2)]
+        bs = [grebe.tensor(b, requires_grad=True) for _ in range(2)]
+        c = x.shape[axis]
+        gg, bb = (gs[0], bs[0]) if c == 6 else (None, None)
+        fused = ops.batch_norm(xs[0], gg, bb, axis=axis, relu=True)
+        gg, bb = (gs[1], bs[1]) if c == 6 else (None, None)
+        two = ops.relu(ops.batch_norm(xs[1], gg, bb, axis=axis))
+        np.testing.assert_array_equal(fused.numpy(), two.numpy())
+        up = rng.standard_normal(fused.shape).astype(np.float32)
+        (fused * grebe.tensor(up)).sum().backward()
+        (two * grebe.tensor(up)).sum().backward()
+        np.testing.assert_allclose(xs[0].grad, xs[1].grad, rtol=1e-5, atol=1e-6)
+        if c == 6:
+            np.testing.assert_allclose(gs[0].grad, gs[1].grad, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(bs[0].grad, bs[1].grad, rtol=1e-5, atol=1e-6)

@@ -12,8 +12,9 @@ Two kinds of runs:
   (`predict`, `no_grad`), the conv runs once with kernel * s and bias (b - mean) * s + beta,
   s = gamma / sqrt(moving_variance + epsilon), the ReLU fused into its store. The folded
   weights are recomputed from the layers' current weights on every call, so they are never
-  stale. In training (batch statistics) or while gradients are recorded the layers run one
-  after the other.
+  stale. In training (batch statistics) the conv runs, then batch norm + ReLU as one pass each
+  way (`ops.batch_norm(relu=True)`: the normalized values are never written before the ReLU);
+  at inference with gradients recorded the layers run one after the other.
 
 Sequential and functional models ask this module for a plan (`plan_chain` for a stack of
 layers, `plan_graph` for the nodes of a graph) and run its steps with `run_fused`;
@@ -144,15 +145,26 @@ def folded_weights(conv, norm) -> tuple:
 
 def _run_folded(layers, x, training):
     """norm(conv(x)) (and its ReLU): one conv with the folded weights when the normalization
-    runs on its moving statistics and no gradient is recorded, else the layers one by one."""
+    runs on its moving statistics and no gradient is recorded; in training (batch statistics)
+    the conv, then batch norm + ReLU in one pass each way (ops.batch_norm(relu=True)); else
+    the layers one by one."""
     conv, norm = layers[0], layers[1]
     relu = len(layers) == 3
     if getattr(x, "_keras_mask", None) is not None or any(is_blocked(la) for la in layers) \
-            or not can_fold(conv, norm) or (relu and not _plain_relu(layers[2])) \
-            or (training and norm.trainable) or autograd.is_grad_enabled():
-        for layer in layers:
-            x = layer(x, training=training)
-        return x
+            or not can_fold(conv, norm) or (relu and not _plain_relu(layers[2])):
+        return _one_by_one(layers, x, training)
+    if training and norm.trainable:  # batch statistics
+        if not relu:
+            return _one_by_one(layers, x, training)
+        h = conv(x, training=training)
+        if not norm.built:
+            norm._build_once(tuple(h.shape))
+        return ops.batch_norm(h, norm.gamma, norm.beta, norm.epsilon, -1,
+                              moving_mean=norm.moving_mean,
+                              moving_variance=norm.moving_variance, momentum=norm.momentum,
+                              relu=True)
+    if autograd.is_grad_enabled():
+        return _one_by_one(layers, x, training)
     if not isinstance(x, Tensor):
         x = Tensor(x)
     if not conv.built:
@@ -162,6 +174,12 @@ def _run_folded(layers, x, training):
     kernel, bias = folded_weights(conv, norm)
     return ops.conv2d(x, kernel, bias, conv.strides, conv.padding, conv.dilation_rate,
                       "relu" if relu else None, conv.groups)
+
+
+def _one_by_one(layers, x, training):
+    for layer in layers:
+        x = layer(x, training=training)
+    return x
 
 
 def run_fused(layers, x, training=None):
