@@ -3,6 +3,7 @@
 #include "kernels/batchnorm.h"
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/runtime.h"
@@ -168,27 +169,38 @@ void batch_norm_backward_data(float* dx, const float* dy, const float* x, const 
     });
 }
 
-void batch_norm_backward(float* dx, float* dbeta, float* dgamma, const float* dy,
-                         const float* relu_y, const float* x, const float* mean,
-                         const float* inv_std, const float* gamma, int64_t M, int64_t C) {
-    // The gradient reaching the normalization: dy, or dy through the fused ReLU (relu'(0) = 0).
-    auto grad = [relu_y](const float* g, const float* yr, int64_t c) {
-        return relu_y && !(yr[c] > 0.0f) ? 0.0f : g[c];
-    };
+namespace {
+
+// relu_y > 0 ? g : 0, as a bit mask (branch-free, so the loops around it vectorize).
+inline float relu_grad(float g, float relu_y) {
+    uint32_t bits;
+    std::memcpy(&bits, &g, 4);
+    bits &= 0u - static_cast<uint32_t>(relu_y > 0.0f);
+    float out;
+    std::memcpy(&out, &bits, 4);
+    return out;
+}
+
+// batch_norm_backward with the ReLU mask (Relu: g = dy where relu_y > 0, else 0) or without,
+// as separate instantiations so that each inner loop is branch-free and vectorizes.
+template <bool Relu>
+void backward_exact(float* dx, float* dbeta, float* dgamma, const float* dy, const float* relu_y,
+                    const float* x, const float* mean, const float* inv_std, const float* gamma,
+                    int64_t M, int64_t C) {
     // Sums in double, term by term (float partial sums would err by ~1e-7 of their running
-    // size, a systematic offset of dx's column sums): s1 = sum dy, s2 = sum dy * (x - mean),
+    // size, a systematic offset of dx's column sums): s1 = sum g, s2 = sum g * (x - mean),
     // s3 = sum (x - mean), the float mean's rounding residual times M.
     std::vector<double> s1(C), s2(C), s3(C);
     double* out[3] = {s1.data(), s2.data(), s3.data()};
     reduce_rows_n<3, double>(out, M, C,
                              [&](int64_t r, int64_t c0, int64_t cn, double (*s)[kBlock]) {
         const float* g = dy + r * C + c0;
-        const float* yr = relu_y ? relu_y + r * C + c0 : nullptr;
+        const float* yr = Relu ? relu_y + r * C + c0 : nullptr;
         const float* xr = x + r * C + c0;
         const float* m = mean + c0;
         for (int64_t c = 0; c < cn; c++) {
             const double xc = static_cast<double>(xr[c]) - m[c];  // exact
-            const float gc = grad(g, yr, c);
+            const float gc = Relu ? relu_grad(g[c], yr[c]) : g[c];  // relu'(0) = 0
             s[0][c] += gc;
             s[1][c] += gc * xc;
             s[2][c] += xc;
@@ -199,7 +211,7 @@ void batch_norm_backward(float* dx, float* dbeta, float* dgamma, const float* dy
         dgamma[c] = static_cast<float>(s2[c] * static_cast<double>(inv_std[c]));
     }
     if (!dx) return;
-    // dx = a * ((dy - b) - (x - mean - d) * k) with b = sum dy / M, d = sum (x - mean) / M, each
+    // dx = a * ((g - b) - (x - mean - d) * k) with b = sum g / M, d = sum (x - mean) / M, each
     // element evaluated in double and rounded once: the exact values sum to 0 per channel, so
     // dx's column sums are only its elements' independent final roundings (~sqrt(M) * 2^-25 |dx|).
     // In float, b and the float mean's residual d would round away element by element, leaving
@@ -216,14 +228,26 @@ void batch_norm_backward(float* dx, float* dbeta, float* dgamma, const float* dy
     for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; r++) {
             const float* g = dy + r * C;
-            const float* yr = relu_y ? relu_y + r * C : nullptr;
+            const float* yr = Relu ? relu_y + r * C : nullptr;
             const float* xr = x + r * C;
             float* o = dx + r * C;
-            for (int64_t c = 0; c < C; c++)
-                o[c] = static_cast<float>(a[c] * ((grad(g, yr, c) - b[c]) -
-                                                  (xr[c] - m[c]) * k[c]));
+            for (int64_t c = 0; c < C; c++) {
+                const float gc = Relu ? relu_grad(g[c], yr[c]) : g[c];
+                o[c] = static_cast<float>(a[c] * ((gc - b[c]) - (xr[c] - m[c]) * k[c]));
+            }
         }
     });
+}
+
+}  // namespace
+
+void batch_norm_backward(float* dx, float* dbeta, float* dgamma, const float* dy,
+                         const float* relu_y, const float* x, const float* mean,
+                         const float* inv_std, const float* gamma, int64_t M, int64_t C) {
+    if (relu_y)
+        backward_exact<true>(dx, dbeta, dgamma, dy, relu_y, x, mean, inv_std, gamma, M, C);
+    else
+        backward_exact<false>(dx, dbeta, dgamma, dy, nullptr, x, mean, inv_std, gamma, M, C);
 }
 
 // ---- batch norm + ReLU ---------------------------------------------------------------------
