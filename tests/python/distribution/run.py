@@ -83,6 +83,13 @@ def main() -> None:
         return
     distribution.set_distribution(distribution.DataParallel(bucket_mb=0.05))
     rank = distribution.rank()
+    if os.environ.get("GREBE_TEST_NETNS"):  # the two-"host" test: where each rank runs
+        import subprocess
+
+        ns = subprocess.run(["ip", "netns", "identify", str(os.getpid())], text=True,
+                            capture_output=True).stdout.strip()
+        with open(os.path.join(out, f"netns_rank{rank}.txt"), "w") as f:
+            f.write(ns)
     for name in args:
         save(out, name, rank, cases.run(name, out, rank))
 
