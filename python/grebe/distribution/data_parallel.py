@@ -142,10 +142,13 @@ class DataParallel:
     def idle_step(self, model, weights) -> None:
         self.backward(model, None, weights)
 
-    @property
-    def comm_wait_s(self) -> float:
-        """Seconds spent waiting for gradient sums after backward ended (not hidden)."""
-        return 0.0 if self._buckets is None else self._buckets.comm_wait_s
+    def timings(self) -> dict:
+        """Since the last fit started: steps, seconds in backward (the window the gradient
+        sums can hide in) and seconds waiting for the sums after backward ended (not hidden)."""
+        b = self._buckets
+        if b is None:
+            return {"steps": 0, "backward_s": 0.0, "comm_wait_s": 0.0}
+        return {"steps": b.steps, "backward_s": b.backward_s, "comm_wait_s": b.comm_wait_s}
 
     # ---- logs and outputs -------------------------------------------------------------------
     def reduce_logs(self, model, out) -> dict:
