@@ -26,7 +26,7 @@ import cases  # noqa: E402
 
 TOL = 1e-5  # of the largest weight, see the module docstring
 MPIRUN = ["mpirun", "-n", "2", "--oversubscribe", "--allow-run-as-root", "-x", "PYTHONPATH"]
-TRAINED = ["mlp", "cnn", "gru", "tiny_last", "batchnorm", "callbacks"]
+TRAINED = ["mlp", "cnn", "gru", "tiny_last", "dataset", "batchnorm", "callbacks"]
 
 
 def job_env(**extra) -> dict:
@@ -61,7 +61,7 @@ def load(out, name, rank):
         return {k: arrays[k] for k in arrays.files}, json.load(f)
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "gru", "tiny_last"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "gru", "tiny_last", "dataset"])
 def test_two_ranks_match_one_process(job, name):
     arrays, meta = load(job, name, 0)
     ref = cases.run(name)
@@ -87,6 +87,17 @@ def test_ranks_bitwise_identical(job, name):
     for k in a0:
         assert np.array_equal(a0[k], a1[k]), k
     assert m0 == m1
+
+
+def test_bitwise_the_same_run_to_run_and_with_2_threads(job, tmp_path):
+    """A second job, each rank with 2 threads: the same bits (fixed bucket and reduction
+    order; grebe's kernels do not depend on the thread count)."""
+    r = run_job([str(tmp_path), "cnn", "batchnorm"], env=job_env(GREBE_TEST_THREADS="2"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in ("cnn", "batchnorm"):
+        a, m = load(job, name, 0)
+        b, n = load(str(tmp_path), name, 0)
+        assert all(np.array_equal(a[k], b[k]) for k in a) and m == n, name
 
 
 def test_side_effects_on_rank_0_only(job):
@@ -157,3 +168,24 @@ def test_set_distribution_checks_its_argument():
         distribution.set_distribution("data_parallel")
     distribution.set_distribution(None)
     assert distribution.distribution() is None
+
+
+def test_backward_reports_each_leaf_once_its_gradient_is_final():
+    """autograd.backward(on_ready=...): the hook the gradient buckets start from. A weight
+    used twice is reported after its second use, with the gradient backward ends with."""
+    from grebe import autograd
+
+    rng = np.random.default_rng(0)
+    w1 = grebe.tensor(rng.standard_normal((4, 5)).astype(np.float32), requires_grad=True)
+    w2 = grebe.tensor(rng.standard_normal((5, 5)).astype(np.float32), requires_grad=True)
+    unused = grebe.tensor(np.ones(3, np.float32), requires_grad=True)
+    x = grebe.tensor(rng.standard_normal((3, 4)).astype(np.float32))
+    h = grebe.ops.matmul(x, w1)
+    loss = grebe.ops.sum(grebe.ops.matmul(grebe.ops.matmul(h, w2), w2))  # w2 used twice
+    seen = []
+    autograd.backward(loss, on_ready=lambda leaves: seen.extend(
+        (id(w), None if w.grad is None else w.grad.copy()) for w in leaves))
+    assert [i for i, _ in seen] == [id(w2), id(w1)]  # w2 is final before w1
+    for w, (_, g) in zip((w2, w1), seen):
+        assert np.array_equal(g, w.grad)
+    assert unused.grad is None

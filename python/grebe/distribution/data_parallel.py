@@ -70,6 +70,11 @@ class DataParallel:
         """Checks that every rank runs the same model on data of the same size with the same
         settings (else a ValueError naming what differs, on every rank); for fit, rank 0's
         weights and optimizer state go to every rank. Returns the sharded adapters."""
+        if what == "fit" and not model.built:
+            raise ValueError("fit: under DataParallel the model must be built before fit when "
+                             "the data is a generator or dataset (give the model an Input, or "
+                             "call model.build(input_shape)), so that rank 0's initial weights "
+                             "can be sent to every rank")
         self._check_same(model, what, adapters, settings)
         if what == "fit":
             self._broadcast_state(model)

@@ -113,7 +113,30 @@ def callbacks(out_dir, rank):
     return model, fit, None
 
 
-CASES = {"mlp": mlp, "cnn": cnn, "gru": gru, "tiny_last": tiny_last, "batchnorm": batchnorm}
+class Batches:
+    """A Keras PyDataset-style dataset (__len__, __getitem__) of (x, y) global batches."""
+
+    def __init__(self, x, y, batch):
+        self.x, self.y, self.batch = x, y, batch
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch)
+
+    def __getitem__(self, i):
+        s = slice(i * self.batch, (i + 1) * self.batch)
+        return self.x[s], self.y[s]
+
+
+def dataset():
+    """The MLP fed by a dataset of batches: every rank reads the same global batches and keeps
+    its part of each (50 samples, batches of 16: the last, 2 samples, splits 1/1)."""
+    model, fit, _ = mlp()
+    x, y = fit["x"][:50], fit["y"][:50]
+    fit = dict(x=Batches(x, y, 16), epochs=3, verbose=0)
+    return model, fit, (Batches(x[:21], y[:21], 8),)
+
+
+CASES = {"mlp": mlp, "dataset": dataset, "cnn": cnn, "gru": gru, "tiny_last": tiny_last, "batchnorm": batchnorm}
 
 
 def run(name, out_dir=None, rank=0):
@@ -126,8 +149,10 @@ def run(name, out_dir=None, rank=0):
     result = {"weights": model.get_weights(), "history": history,
               "opt_iterations": model.optimizer.iterations}
     if test is not None:
-        result["evaluate"] = model.evaluate(*test, batch_size=8, verbose=0, return_dict=True)
-        result["predict"] = model.predict(test[0], batch_size=8, verbose=0)
+        batch = None if len(test) == 1 else 8
+        result["evaluate"] = model.evaluate(*test, batch_size=batch, verbose=0,
+                                            return_dict=True)
+        result["predict"] = model.predict(test[0], batch_size=batch, verbose=0)
     if name == "callbacks":
         model.save(os.path.join(out_dir, f"r{rank}", "final.grebe"))
     return result

@@ -74,7 +74,7 @@ def single(out) -> None:
 
 def main() -> None:
     out, args = sys.argv[1], sys.argv[2:]
-    grebe.set_num_threads(1)
+    grebe.set_num_threads(int(os.environ.get("GREBE_TEST_THREADS", "1")))
     if args[0] == "--fail":
         failing(out, args[1])
         return
