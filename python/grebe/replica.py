@@ -11,7 +11,7 @@ installed provides (see grebe/distribution/data_parallel.py):
                                               rank 0's weights (fit), returns sharded adapters
     idle                                      True while this rank's shard of a batch is empty
     backward(loss, weights)                   backward with the gradients summed over replicas
-    idle_step(weights)                        the same reduction for a rank with no samples
+    idle_step(model)                          the train step of a rank with no samples
     reduce_logs(model, out)                   the logs as one process would report them
     gather(arrays, adapter)                   predict's outputs of every rank, in data order
 

@@ -69,6 +69,18 @@ def set_distribution(value) -> None:
     replica.install(value)
 
 
+def backward(model, loss) -> None:
+    """For a custom `train_step`: clears the `.grad` of model.trainable_weights, then
+    `loss.backward()`, with the gradients summed over the ranks when a DataParallel is set
+    (apply them with model.optimizer as usual)."""
+    weights = model._weights_for_step()  # their .grad cleared first, as fit's own step does
+    dist = replica.current()
+    if dist is None:
+        loss.backward()
+    else:
+        dist.backward(model, loss, weights)
+
+
 def distribution():
     """The distribution set with set_distribution (None when there is none)."""
     return replica.current()
@@ -76,5 +88,5 @@ def distribution():
 
 from grebe.distribution.data_parallel import DataParallel  # noqa: E402
 
-__all__ = ["DataParallel", "distribution", "initialize", "list_devices", "rank",
+__all__ = ["DataParallel", "backward", "distribution", "initialize", "list_devices", "rank",
            "set_distribution", "size"]

@@ -57,6 +57,7 @@ class DataParallel:
         self._buckets = None
         self._state = None
         self._step = 0
+        self._summed_from = None  # (optimizer iterations, steps summed) at fit's start
 
     @property
     def is_chief(self) -> bool:
@@ -79,6 +80,7 @@ class DataParallel:
         if what == "fit":
             self._broadcast_state(model)
             self._buckets = None
+            self._summed_from = (model.optimizer.iterations, self._step)
         return [sharding.shard(a, self) for a in adapters]
 
     def _check_same(self, model, what, adapters, settings) -> None:
@@ -144,8 +146,12 @@ class DataParallel:
         self._state.run(f, self.watchdog, f"averaging the moving statistics of step "
                                           f"{self._step}")
 
-    def idle_step(self, model, weights) -> None:
+    def idle_step(self, model) -> None:
+        """A train step for a rank with no samples in this (last, small) global batch: it adds
+        nothing to the gradient sum but takes the same optimizer step as the others."""
+        weights = model._weights_for_step()
         self.backward(model, None, weights)
+        model._apply_gradients(weights)
 
     def timings(self) -> dict:
         """Since the last fit started: steps, seconds in backward (the window the gradient
@@ -160,6 +166,7 @@ class DataParallel:
         """The logs one process would report: every metric's state (totals, counts, confusion
         counts) summed over the ranks before its result is read. A custom train_step's logs
         dict is averaged over the ranks instead."""
+        self._check_summed(model)
         if isinstance(out, dict):
             with self.watchdog.watch("averaging the logs over the ranks"):
                 every = self.comm.allgather({k: _float(v) for k, v in out.items()})
@@ -179,6 +186,20 @@ class DataParallel:
         finally:
             for s, f in zip(states, flat):
                 s.write(f)
+
+    def _check_summed(self, model) -> None:
+        """Every optimizer step of fit must have come through backward() above: a custom
+        train_step calling loss.backward() itself would let the ranks drift apart."""
+        if self._summed_from is None or getattr(model, "optimizer", None) is None:
+            return
+        it0, s0 = self._summed_from
+        if model.optimizer.iterations - it0 > self._step - s0:
+            self._summed_from = None
+            raise RuntimeError(
+                f"fit under DataParallel: {type(model).__name__}.train_step applied "
+                f"gradients that were not summed over the ranks (it calls loss.backward() "
+                f"itself), so the ranks' weights would drift apart. In a custom train_step "
+                f"call grebe.distribution.backward(model, loss) instead of loss.backward()")
 
     def gather(self, arrays, adapter):
         """predict: every rank's outputs (a list of arrays, or None) put back in data order."""

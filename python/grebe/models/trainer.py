@@ -120,13 +120,6 @@ class Trainer(CompileMixin):
             w.grad = None
         return weights
 
-    def _idle_train_step(self, replicas) -> None:
-        """A rank of a data-parallel job with no samples in this (last, small) global batch:
-        it adds nothing to the gradient sum but takes the same optimizer step."""
-        weights = self._weights_for_step()
-        replicas.idle_step(self, weights)
-        self._apply_gradients(weights)
-
     def _apply_gradients(self, weights) -> None:
         grads = [w.grad for w in weights]
         # The optimizer skips None gradients (weights the loss does not depend on).
@@ -222,8 +215,8 @@ class Trainer(CompileMixin):
                 if hooks:
                     cbs.on_train_batch_begin(step)
                 try:
-                    if replicas is not None and replicas.idle:
-                        out = self._idle_train_step(replicas)
+                    if replicas is not None and replicas.idle:  # no samples here
+                        out = replicas.idle_step(self)
                     else:
                         out = self.train_step(batch)
                 except LabelError as e:

@@ -136,7 +136,35 @@ def dataset():
     return model, fit, (Batches(x[:21], y[:21], 8),)
 
 
-CASES = {"mlp": mlp, "dataset": dataset, "cnn": cnn, "gru": gru, "tiny_last": tiny_last, "batchnorm": batchnorm}
+def custom_step(summed=True):
+    """A custom train_step (Keras's pattern) that calls grebe.distribution.backward(model, loss)
+    in place of loss.backward(): 64 samples in batches of 16 (even parts); its logs dict is
+    averaged over the ranks."""
+    import grebe
+    from grebe import layers as L
+
+    class CustomStep(grebe.Sequential):
+        def train_step(self, data):
+            x, y = data
+            with grebe.enable_grad():
+                loss = self.compute_loss(x, y, self(x, training=True))
+            if summed:
+                grebe.distribution.backward(self, loss)
+            else:
+                self.zero_grad()
+                loss.backward()
+            self.optimizer.apply([w.grad for w in self.trainable_weights],
+                                 self.trainable_weights)
+            return {"loss": float(loss.data)}
+
+    grebe.utils.set_random_seed(6)
+    x, y = _data(64, (5,), seed=6)
+    model = CustomStep([L.Input((5,)), L.Dense(8, activation="relu"), L.Dense(1)])
+    model.compile(optimizer=grebe.optimizers.Adam(0.01), loss="mse")
+    return model, dict(x=x, y=y, batch_size=16, epochs=2, verbose=0), None
+
+
+CASES = {"mlp": mlp, "dataset": dataset, "custom_step": custom_step, "cnn": cnn, "gru": gru, "tiny_last": tiny_last, "batchnorm": batchnorm}
 
 
 def run(name, out_dir=None, rank=0):

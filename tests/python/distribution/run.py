@@ -1,7 +1,7 @@
 """Entry point of the data-parallel jobs the tests launch:
 
     mpirun -n 2 python run.py OUT CASE [CASE ...]     # cases of cases.py, results to OUT
-    mpirun -n 2 python run.py OUT --fail raise|hang|die|mismatch
+    mpirun -n 2 python run.py OUT --fail raise|hang|die|mismatch|custom
     python run.py OUT --single                         # DataParallel in one process
 
 Each rank writes OUT/<case>_rank<r>.npz (weights, predictions) and .json (history, evaluate).
@@ -39,7 +39,7 @@ def failing(out, how) -> None:
     """A job in which one rank goes wrong during the first epoch."""
     dp = distribution.DataParallel(timeout=float(os.environ.get("TEST_TIMEOUT", 600)))
     distribution.set_distribution(dp)
-    model, fit, _ = cases.mlp()
+    model, fit, _ = cases.custom_step(summed=False) if how == "custom" else cases.mlp()
     x, y = fit["x"], fit["y"]
     if how == "mismatch" and dp.rank == 1:
         x, y = x[:-10], y[:-10]  # a rank that loaded less data
