@@ -77,6 +77,12 @@ class DataParallel:
                              "call model.build(input_shape)), so that rank 0's initial weights "
                              "can be sent to every rank")
         self._check_same(model, what, adapters, settings)
+        for a in adapters:
+            if getattr(a, "n", None) is not None and min(a.n, a.batch_size) < self.size:
+                # A rank would never see a sample: its metrics would never be built.
+                raise ValueError(f"{what}: the global batch ({a.batch_size}) and the data "
+                                 f"({a.n} samples) must each hold at least one sample per "
+                                 f"rank ({self.size} ranks)")
         if what == "fit":
             self._broadcast_state(model)
             self._buckets = None
