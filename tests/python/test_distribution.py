@@ -32,10 +32,11 @@ TRAINED = ["mlp", "cnn", "gru", "tiny_last", "dataset", "custom_step", "batchnor
 
 def job_env(**extra) -> dict:
     """The environment of a job: the grebe these tests import (in-tree or installed)."""
-    env = dict(os.environ, **extra)
+    env = dict(os.environ)
+    env.pop("GREBE_DISTRIBUTED", None)
+    env.update(extra)
     env["PYTHONPATH"] = os.pathsep.join(
         [os.path.dirname(os.path.dirname(grebe.__file__)), env.get("PYTHONPATH", "")])
-    env.pop("GREBE_DISTRIBUTED", None)
     return env
 
 
@@ -94,9 +95,11 @@ def test_ranks_bitwise_identical(job, name):
 
 
 def test_bitwise_the_same_run_to_run_and_with_2_threads(job, tmp_path):
-    """A second job, each rank with 2 threads: the same bits (fixed bucket and reduction
-    order; grebe's kernels do not depend on the thread count)."""
-    r = run_job([str(tmp_path), "cnn", "batchnorm"], env=job_env(GREBE_TEST_THREADS="2"))
+    """A second job, each rank with 2 threads and the distribution set by GREBE_DISTRIBUTED=1
+    (default 1 MB buckets instead of 0.05 MB): the same bits (each element's sum is the same
+    whatever the buckets; grebe's kernels do not depend on the thread count)."""
+    r = run_job([str(tmp_path), "cnn", "batchnorm"],
+                env=job_env(GREBE_TEST_THREADS="2", GREBE_DISTRIBUTED="1"))
     assert r.returncode == 0, r.stderr[-3000:]
     for name in ("cnn", "batchnorm"):
         a, m = load(job, name, 0)

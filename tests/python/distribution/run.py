@@ -81,7 +81,9 @@ def main() -> None:
     if args[0] == "--single":
         single(out)
         return
-    distribution.set_distribution(distribution.DataParallel(bucket_mb=0.05))
+    if os.environ.get("GREBE_DISTRIBUTED") != "1":  # (else `import grebe` did it, 1 MB buckets)
+        distribution.set_distribution(distribution.DataParallel(bucket_mb=0.05))
+    assert distribution.distribution() is not None
     rank = distribution.rank()
     if os.environ.get("GREBE_TEST_NETNS"):  # the two-"host" test: where each rank runs
         import subprocess
