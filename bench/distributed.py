@@ -9,7 +9,9 @@ during backward). Each run is one fit() of repeats + 1 epochs of `steps` steps; 
 warms up, the time per step is the median over the other epochs (wall clock: run it on a quiet
 machine, it needs both cores; the load average is printed before and after).
 
-Prints per model: ms per step for each, the scaling efficiency T1 / (2 * T2), the backward
+Prints per model: ms per step for each, the scaling efficiency T1 / (2 * T2) (also from each
+process's CPU seconds per step, the busier rank's: the work, whatever the scheduler did on a
+shared machine; MPI's busy waiting counts as work there), the backward
 time per step (the window the sums can hide in), the communication time NOT hidden (time
 waiting for the sums after backward ended), and a blocking allreduce of the same bytes alone
 for comparison. Then the extrapolation to 8 and 64 nodes (see README, "Scaling out").
@@ -71,14 +73,16 @@ def timed_fit(name, steps, repeats, dist=None) -> dict:
         def on_epoch_begin(self, epoch, logs=None):
             if dist is not None:
                 dist.comm.Barrier()
-            marks.append((time.perf_counter(), dist.timings() if dist else None))
+            marks.append((time.perf_counter(), time.process_time(),
+                          dist.timings() if dist else None))
 
         def on_epoch_end(self, epoch, logs=None):
             if dist is not None:
                 dist.comm.Barrier()
-            t0, m0 = marks[-1]
+            t0, c0, m0 = marks[-1]
             m1 = dist.timings() if dist else None
-            per = {"s": (time.perf_counter() - t0) / steps}
+            per = {"s": (time.perf_counter() - t0) / steps,
+                   "cpu_s": (time.process_time() - c0) / steps}
             if m1 is not None:
                 for k in ("backward_s", "comm_wait_s"):
                     per[k] = (m1[k] - m0[k]) / steps
@@ -111,6 +115,7 @@ def worker(args) -> None:
     distribution.set_distribution(dist)
     res = timed_fit(args.worker, args.steps, args.repeats, dist)
     res["allreduce_alone_s"] = allreduce_alone(dist, res["params"])
+    res["cpu_s"] = max(dist.comm.allgather(res["cpu_s"]))  # the busier rank
     if dist.rank == 0:
         print("RESULT " + json.dumps(res), flush=True)
 
@@ -163,12 +168,14 @@ def main() -> None:
           f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; wall-clock medians of "
           f"{args.repeats} epochs x {args.steps} steps, global batch {BATCH}")
     print(f"{'model':8} {'params':>8} {'1x1 ms/step':>12} {'2x1 ms/step':>12} "
-          f"{'efficiency':>10} {'backward ms':>11} {'not hidden ms':>13} {'allreduce ms':>12}")
+          f"{'efficiency':>10} {'(CPU time)':>10} {'backward ms':>11} {'not hidden ms':>13} "
+          f"{'allreduce ms':>12}")
     for name, (one, two) in results.items():
         eff = one["s"] / (2 * two["s"])
+        eff_cpu = one["cpu_s"] / (2 * two["cpu_s"])
         print(f"{name:8} {one['params']:8d} {one['s'] * 1e3:12.1f} {two['s'] * 1e3:12.1f} "
-              f"{eff:10.1%} {two['backward_s'] * 1e3:11.1f} {two['comm_wait_s'] * 1e3:13.3f} "
-              f"{two['allreduce_alone_s'] * 1e3:12.3f}")
+              f"{eff:10.1%} {eff_cpu:10.1%} {two['backward_s'] * 1e3:11.1f} "
+              f"{two['comm_wait_s'] * 1e3:13.3f} {two['allreduce_alone_s'] * 1e3:12.3f}")
     print("\nExtrapolation (64 samples per node per step; bandwidth term of a ring allreduce):")
     print(f"{'model':8} {'nodes':>5} {'Gbit/s':>6} {'MB/step':>8} {'comm ms':>8} "
           f"{'backward ms':>11} {'hidden':>6} {'hides down to (samples/node)':>29}")
