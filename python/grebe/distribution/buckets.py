@@ -42,6 +42,7 @@ class GradientBuckets:
         if current:
             self._close(current)
         self.backward_s = 0.0  # time in backward (the window communication can hide in)
+        self.backward_cpu_s = 0.0  # the same in this process's CPU seconds
         self.comm_wait_s = 0.0  # time spent waiting for the sums after backward ended
         self.steps = 0
 
@@ -62,10 +63,11 @@ class GradientBuckets:
         self._done = [False] * len(self.weights)
         self._requests = []
         with self.watchdog.watch(what):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if loss is not None:
                 autograd.backward(loss, on_ready=self._ready)
             self.backward_s += time.perf_counter() - t0
+            self.backward_cpu_s += time.process_time() - c0
             for i, w in enumerate(self.weights):  # those backward never reached
                 if not self._done[i]:
                     self._fill(w)

@@ -164,8 +164,9 @@ class DataParallel:
         sums can hide in) and seconds waiting for the sums after backward ended (not hidden)."""
         b = self._buckets
         if b is None:
-            return {"steps": 0, "backward_s": 0.0, "comm_wait_s": 0.0}
-        return {"steps": b.steps, "backward_s": b.backward_s, "comm_wait_s": b.comm_wait_s}
+            return {"steps": 0, "backward_s": 0.0, "backward_cpu_s": 0.0, "comm_wait_s": 0.0}
+        return {"steps": b.steps, "backward_s": b.backward_s,
+                "backward_cpu_s": b.backward_cpu_s, "comm_wait_s": b.comm_wait_s}
 
     # ---- logs and outputs -------------------------------------------------------------------
     def reduce_logs(self, model, out) -> dict:
