@@ -197,3 +197,16 @@ def test_backward_reports_each_leaf_once_its_gradient_is_final():
     for w, (_, g) in zip((w2, w1), seen):
         assert np.array_equal(g, w.grad)
     assert unused.grad is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"bucket_mb": 0}, "bucket_mb > 0"),
+    ({"timeout": "soon"}, r"timeout \(or GREBE_MPI_TIMEOUT\) > 0 seconds. Received: 'soon'"),
+    ({"timeout": -1}, "Received: -1"),
+    ({"device_mesh": object()}, "device_mesh is not supported"),
+])
+def test_data_parallel_checks_its_arguments(kwargs, message):
+    from grebe import distribution
+
+    with pytest.raises((ValueError, NotImplementedError), match=message):
+        distribution.DataParallel(**kwargs)  # before MPI starts: nothing else happens

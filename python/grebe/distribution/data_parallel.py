@@ -30,10 +30,23 @@ class DataParallel:
 
     def __init__(self, device_mesh=None, devices=None, auto_shard_dataset=True, *,
                  bucket_mb: float = 1.0, timeout: float | None = None):
-        mpi = load_mpi()
         if device_mesh is not None:
             raise NotImplementedError("DataParallel: device_mesh is not supported: grebe runs "
                                       "one replica per MPI rank (pass devices or nothing)")
+        if isinstance(bucket_mb, bool) or not isinstance(bucket_mb, (int, float)) or \
+                not bucket_mb > 0:
+            raise ValueError(f"DataParallel: expected bucket_mb > 0 (megabytes). Received: "
+                             f"bucket_mb={bucket_mb!r}")
+        self.bucket_bytes = int(bucket_mb * 2**20)
+        raw = os.environ.get("GREBE_MPI_TIMEOUT", "600") if timeout is None else timeout
+        try:
+            timeout = float(raw)
+        except (TypeError, ValueError):
+            timeout = -1.0
+        if not timeout > 0:
+            raise ValueError(f"DataParallel: expected timeout (or GREBE_MPI_TIMEOUT) > 0 "
+                             f"seconds. Received: {raw!r}")
+        mpi = load_mpi()
         self.mpi = mpi
         self.comm = mpi.COMM_WORLD.Dup()  # grebe's own messages never meet the user's
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
@@ -44,13 +57,6 @@ class DataParallel:
                              f"{list_devices()}; received {list(devices)}")
         self.devices = list_devices()
         self.auto_shard_dataset = auto_shard_dataset
-        if not bucket_mb > 0:
-            raise ValueError(f"DataParallel: bucket_mb must be > 0, received {bucket_mb!r}")
-        self.bucket_bytes = int(bucket_mb * 2**20)
-        timeout = float(os.environ.get("GREBE_MPI_TIMEOUT", 600)) if timeout is None \
-            else float(timeout)
-        if not timeout > 0:
-            raise ValueError(f"DataParallel: timeout must be > 0 seconds, received {timeout!r}")
         self.watchdog = Watchdog(self.comm, timeout)
         install_abort_on_exception(self.comm)
         self.fraction, self.idle = None, False
