@@ -9,12 +9,12 @@ during backward). Each run is one fit() of repeats + 1 epochs of `steps` steps; 
 warms up, the time per step is the median over the other epochs (wall clock: run it on a quiet
 machine, it needs both cores; the load average is printed before and after).
 
-Prints per model: ms per step for each, the scaling efficiency T1 / (2 * T2) (also from each
-process's CPU seconds per step, the busier rank's: the work, whatever the scheduler did on a
-shared machine; MPI's busy waiting counts as work there), the backward
+Prints per model: ms per step for each, the scaling efficiency T1 / (2 * T2), the backward
 time per step (the window the sums can hide in), the communication time NOT hidden (time
 waiting for the sums after backward ended), and a blocking allreduce of the same bytes alone
-for comparison. Then the extrapolation to 8 and 64 nodes (see README, "Scaling out").
+for comparison. The same in CPU seconds, which a loaded machine does not blur: the work per
+step of each, and the efficiency that work allows. Then the extrapolation to 8 and 64 nodes
+(see README, "Scaling out").
 """
 from __future__ import annotations
 
@@ -70,6 +70,9 @@ def timed_fit(name, steps, repeats, dist=None) -> dict:
     epochs, marks = [], []
 
     class Clock(grebe.callbacks.Callback):
+        """Per epoch and rank: wall and CPU seconds per step, from a common start (a barrier)
+        to the rank's end of the epoch (the epoch's last log sum has lined the ranks up)."""
+
         def on_epoch_begin(self, epoch, logs=None):
             if dist is not None:
                 dist.comm.Barrier()
@@ -77,20 +80,23 @@ def timed_fit(name, steps, repeats, dist=None) -> dict:
                           dist.timings() if dist else None))
 
         def on_epoch_end(self, epoch, logs=None):
-            if dist is not None:
-                dist.comm.Barrier()
             t0, c0, m0 = marks[-1]
-            m1 = dist.timings() if dist else None
             per = {"s": (time.perf_counter() - t0) / steps,
                    "cpu_s": (time.process_time() - c0) / steps}
-            if m1 is not None:
-                for k in ("backward_s", "backward_cpu_s", "comm_wait_s"):
+            if dist is not None:
+                m1 = dist.timings()
+                for k in ("backward_s", "backward_cpu_s", "comm_wait_s", "comm_wait_cpu_s"):
                     per[k] = (m1[k] - m0[k]) / steps
+                per["work_cpu_s"] = per["cpu_s"] - per["comm_wait_cpu_s"]
             epochs.append(per)
 
     model.fit(x, y, batch_size=BATCH, epochs=repeats + 1, shuffle=False, verbose=0,
               callbacks=[Clock()])
     timed = epochs[1:]
+    if dist is not None:  # each epoch's slower rank
+        every = dist.comm.allgather(timed)
+        timed = [{k: max(r[i][k] for r in every) for k in timed[i]}
+                 for i in range(len(timed))]
     out = {k: statistics.median(e[k] for e in timed) for k in timed[0]}
     out["params"] = int(sum(w.size for w in model.trainable_weights))
     return out
@@ -115,7 +121,6 @@ def worker(args) -> None:
     distribution.set_distribution(dist)
     res = timed_fit(args.worker, args.steps, args.repeats, dist)
     res["allreduce_alone_s"] = allreduce_alone(dist, res["params"])
-    res["cpu_s"] = max(dist.comm.allgather(res["cpu_s"]))  # the busier rank
     if dist.rank == 0:
         print("RESULT " + json.dumps(res), flush=True)
 
@@ -170,14 +175,23 @@ def main() -> None:
           f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}; wall-clock medians of "
           f"{args.repeats} epochs x {args.steps} steps, global batch {BATCH}")
     print(f"{'model':8} {'params':>8} {'1x1 ms/step':>12} {'2x1 ms/step':>12} "
-          f"{'efficiency':>10} {'(CPU time)':>10} {'backward ms':>11} {'not hidden ms':>13} "
-          f"{'allreduce ms':>12}")
+          f"{'efficiency':>10} {'backward ms':>11} {'not hidden ms':>13} {'allreduce ms':>12}")
     for name, (one, two) in results.items():
-        eff = one["s"] / (2 * two["s"])
-        eff_cpu = one["cpu_s"] / (2 * two["cpu_s"])
         print(f"{name:8} {one['params']:8d} {one['s'] * 1e3:12.1f} {two['s'] * 1e3:12.1f} "
-              f"{eff:10.1%} {eff_cpu:10.1%} {two['backward_s'] * 1e3:11.1f} "
+              f"{one['s'] / (2 * two['s']):10.1%} {two['backward_s'] * 1e3:11.1f} "
               f"{two['comm_wait_s'] * 1e3:13.3f} {two['allreduce_alone_s'] * 1e3:12.3f}")
+    print("\nThe same in CPU seconds (what the scheduler of a shared machine cannot blur): "
+          "1x1 per step, the busier rank's work per step (its CPU time less the time MPI "
+          "polled in waits), work efficiency T1 / (2 work), and the efficiency if no "
+          "communication were hidden, T1 / (2 (work + allreduce alone)):")
+    print(f"{'model':8} {'1x1 CPU ms':>10} {'2x1 work ms':>11} {'work eff.':>9} "
+          f"{'no-overlap eff.':>15} {'backward CPU ms':>15}")
+    for name, (one, two) in results.items():
+        work = two["work_cpu_s"]
+        print(f"{name:8} {one['cpu_s'] * 1e3:10.1f} {work * 1e3:11.1f} "
+              f"{one['cpu_s'] / (2 * work):9.1%} "
+              f"{one['cpu_s'] / (2 * (work + two['allreduce_alone_s'])):15.1%} "
+              f"{two['backward_cpu_s'] * 1e3:15.1f}")
     print("\nExtrapolation (64 samples per node per step; bandwidth term of a ring allreduce; "
           "backward in CPU ms):")
     print(f"{'model':8} {'nodes':>5} {'Gbit/s':>6} {'MB/step':>8} {'comm ms':>8} "

@@ -44,6 +44,7 @@ class GradientBuckets:
         self.backward_s = 0.0  # time in backward (the window communication can hide in)
         self.backward_cpu_s = 0.0  # the same in this process's CPU seconds
         self.comm_wait_s = 0.0  # time spent waiting for the sums after backward ended
+        self.comm_wait_cpu_s = 0.0  # the CPU seconds of that wait (MPI polls)
         self.steps = 0
 
     def _close(self, idx) -> None:
@@ -72,9 +73,10 @@ class GradientBuckets:
                 if not self._done[i]:
                     self._fill(w)
             self._launch()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             self.mpi.Request.Waitall(self._requests)
             self.comm_wait_s += time.perf_counter() - t0
+            self.comm_wait_cpu_s += time.process_time() - c0
         self.steps += 1
         for idx, offsets, buf in self.buckets:
             flags = buf[offsets[-1]:]

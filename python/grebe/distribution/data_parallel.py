@@ -168,11 +168,9 @@ class DataParallel:
     def timings(self) -> dict:
         """Since the last fit started: steps, seconds in backward (the window the gradient
         sums can hide in) and seconds waiting for the sums after backward ended (not hidden)."""
+        names = ("steps", "backward_s", "backward_cpu_s", "comm_wait_s", "comm_wait_cpu_s")
         b = self._buckets
-        if b is None:
-            return {"steps": 0, "backward_s": 0.0, "backward_cpu_s": 0.0, "comm_wait_s": 0.0}
-        return {"steps": b.steps, "backward_s": b.backward_s,
-                "backward_cpu_s": b.backward_cpu_s, "comm_wait_s": b.comm_wait_s}
+        return {k: 0 if b is None else getattr(b, k) for k in names}
 
     # ---- logs and outputs -------------------------------------------------------------------
     def reduce_logs(self, model, out) -> dict:
