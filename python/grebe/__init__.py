@@ -106,6 +106,7 @@ _LAZY = {
     "backend": "grebe.backend",
     "constraints": "grebe.constraints",
     "explain": "grebe.explain",
+    "distribution": "grebe.distribution",
     "applications": "grebe.applications",
     "preprocessing": "grebe.preprocessing",
 }
@@ -130,7 +131,6 @@ _NOT_IN_GREBE = {
     "visualization": "grebe has no plotting helpers: model.summary() prints the model",
     "legacy": "grebe implements Keras 3 only (no Keras 2 legacy API)",
     "dtype_policies": "grebe computes in float32 only",
-    "distribution": "grebe.distribution is grebe's own data-parallel MPI API, not Keras's",
 }
 
 
@@ -153,3 +153,17 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(list(globals()) + list(_LAZY) + list(_LAZY_NAMES))
+
+
+def _distribute_from_environment() -> None:
+    """GREBE_DISTRIBUTED=1 (under mpirun/srun): fit/evaluate/predict run data-parallel with
+    no change to the script, as if it called set_distribution(DataParallel())."""
+    import os
+
+    if os.environ.get("GREBE_DISTRIBUTED", "") not in ("", "0"):
+        from grebe import distribution
+
+        distribution.set_distribution(distribution.DataParallel())
+
+
+_distribute_from_environment()
