@@ -98,6 +98,8 @@ _LAZY = {
     "explain": "grebe.explain",
     "applications": "grebe.applications",
     "preprocessing": "grebe.preprocessing",
+    "mixed_precision": "grebe.mixed_precision",
+    "dtype_policies": "grebe.dtype_policies",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",
@@ -106,6 +108,8 @@ _LAZY_NAMES = {
     "KerasTensor": "grebe.models",
     "load_model": "grebe.saving",
     "from_dlpack": "grebe.dlpack",
+    "DTypePolicy": "grebe.dtype_policies",
+    "FloatDTypePolicy": "grebe.dtype_policies",
 }
 
 
@@ -115,11 +119,9 @@ _NOT_IN_GREBE = {
               "ONNX export where available",
     "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()) and "
               "grebe.set_num_threads()",
-    "mixed_precision": "grebe computes in float32 only",
     "quantizers": "grebe has no quantization API",
     "visualization": "grebe has no plotting helpers: model.summary() prints the model",
     "legacy": "grebe implements Keras 3 only (no Keras 2 legacy API)",
-    "dtype_policies": "grebe computes in float32 only",
     "distribution": "grebe.distribution is grebe's own data-parallel MPI API, not Keras's",
 }
 
