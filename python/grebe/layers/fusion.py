@@ -79,8 +79,10 @@ def run_pair(first, second, x, training=None):
         first._build_once(tuple(x.shape))
     if not second.built:
         second._build_once(first.compute_output_shape(tuple(x.shape)))
+    # The pair computes as `first` does (pooling has no products to round).
     return ops.conv2d_relu_maxpool(x, first.kernel, first.bias, first.strides, first.padding,
-                                     first.dilation_rate, tuple(second.pool_size))
+                                   first.dilation_rate, tuple(second.pool_size),
+                                   compute_dtype=first.op_compute_dtype)
 
 
 def plan_chain(layers) -> list:
