@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "bindings/common.h"
+#include "bindings/variants.h"
 
 namespace grebe {
 namespace {
@@ -72,9 +73,10 @@ void check_kernel_channels(const char* op, const py::array& w, int64_t C) {
 }
 
 // y (N,P,Q,K) = act(conv(x (N,H,W,C), w (R,S,C,K)) + bias (K)).
-f32array forward(const py::array& x, const py::array& w, const std::optional<py::array>& bias,
-                 const Pair& strides, const Quad& padding, const Pair& dilation, bool relu) {
-    const char* op = "conv2d";
+f32array forward(const ConvKernels& k, const py::array& x, const py::array& w,
+                 const std::optional<py::array>& bias, const Pair& strides, const Quad& padding, const Pair& dilation, bool relu) {
+    const std::string op_name = std::string("conv2d") + k.suffix;
+    const char* op = op_name.c_str();
     check_f32(x, op, "input", 4);
     check_f32(w, op, "kernel", 4);
     check_kernel_channels(op, w, x.shape(3));
@@ -92,7 +94,7 @@ f32array forward(const py::array& x, const py::array& w, const std::optional<py:
     const float *xp = ptr_f32(x), *wp = ptr_f32(w);
     {
         py::gil_scoped_release release;
-        conv2d_forward(yp, xp, wp, b, relu, s);
+        k.forward(yp, xp, wp, b, relu, s);
     }
     return y;
 }
@@ -108,10 +110,11 @@ const float* relu_mask(const char* op, const std::optional<py::array>& relu_y,
 }
 
 // dx (N,H,W,C) from dy (N,P,Q,K) and w (R,S,C,K); input_hw = (H, W).
-f32array backward_data(const py::array& dy, const py::array& w,
+f32array backward_data(const ConvKernels& k, const py::array& dy, const py::array& w,
                        const std::optional<py::array>& relu_y, const Pair& input_hw,
                        const Pair& strides, const Quad& padding, const Pair& dilation) {
-    const char* op = "conv2d_backward_data";
+    const std::string op_name = std::string("conv2d_backward_data") + k.suffix;
+    const char* op = op_name.c_str();
     check_f32(dy, op, "output_gradient", 4);
     check_f32(w, op, "kernel", 4);
     if (input_hw[0] < 1 || input_hw[1] < 1)
@@ -127,17 +130,18 @@ f32array backward_data(const py::array& dy, const py::array& w,
     const float *dyp = ptr_f32(dy), *wp = ptr_f32(w);
     {
         py::gil_scoped_release release;
-        conv2d_backward_data(dxp, dyp, mask, wp, s);
+        k.backward_data(dxp, dyp, mask, wp, s);
     }
     return dx;
 }
 
 // (dw (R,S,C,K), db (K) or None) from x (N,H,W,C) and dy (N,P,Q,K); kernel_size = (R, S).
-py::tuple backward_weights(const py::array& x, const py::array& dy,
+py::tuple backward_weights(const ConvKernels& k, const py::array& x, const py::array& dy,
                            const std::optional<py::array>& relu_y, const Pair& kernel_size,
                            const Pair& strides, const Quad& padding, const Pair& dilation,
                            bool with_bias) {
-    const char* op = "conv2d_backward_weights";
+    const std::string op_name = std::string("conv2d_backward_weights") + k.suffix;
+    const char* op = op_name.c_str();
     check_f32(x, op, "input", 4);
     check_f32(dy, op, "output_gradient", 4);
     const Conv2dShape s = make_shape(op, x.shape(0), x.shape(1), x.shape(2), x.shape(3),
@@ -156,7 +160,7 @@ py::tuple backward_weights(const py::array& x, const py::array& dy,
     const float *xp = ptr_f32(x), *dyp = ptr_f32(dy);
     {
         py::gil_scoped_release release;
-        conv2d_backward_weights(dwp, dbp, dyp, mask, xp, s);
+        k.backward_weights(dwp, dbp, dyp, mask, xp, s);
     }
     if (db) return py::make_tuple(dw, *db);
     return py::make_tuple(dw, py::none());
@@ -164,11 +168,12 @@ py::tuple backward_weights(const py::array& x, const py::array& dy,
 
 // (dx or None, dw or None, db or None) in one call: the relu mask is applied once when both
 // gradients are wanted. x (N,H,W,C), dy (N,P,Q,K), w (R,S,C,K).
-py::tuple backward(const py::array& dy, const py::array& x, const py::array& w,
+py::tuple backward(const ConvKernels& k, const py::array& dy, const py::array& x, const py::array& w,
                    const std::optional<py::array>& relu_y, const Pair& strides,
                    const Quad& padding, const Pair& dilation, bool need_dx, bool need_dw,
                    bool need_db) {
-    const char* op = "conv2d_backward";
+    const std::string op_name = std::string("conv2d_backward") + k.suffix;
+    const char* op = op_name.c_str();
     check_f32(dy, op, "output_gradient", 4);
     check_f32(x, op, "input", 4);
     check_f32(w, op, "kernel", 4);
@@ -186,7 +191,7 @@ py::tuple backward(const py::array& dy, const py::array& x, const py::array& w,
     const float *dyp = ptr_f32(dy), *xp = ptr_f32(x), *wp = ptr_f32(w);
     {
         py::gil_scoped_release release;
-        conv2d_backward(dxp, dwp, dbp, dyp, mask, xp, wp, s);
+        k.backward(dxp, dwp, dbp, dyp, mask, xp, wp, s);
     }
     auto or_none = [](std::optional<f32array>& a) -> py::object {
         return a ? py::object(*a) : py::object(py::none());
@@ -210,10 +215,11 @@ std::vector<py::ssize_t> pooled_shape(const char* op, const Conv2dShape& s, cons
 
 // (yp (N,P2,Q2,K), argmax u8 (N,P2,Q2,K)) = max_pool(relu(conv2d(x, w) + bias)), pool stride =
 // pool size, 'valid'.
-py::tuple relu_maxpool_forward(const py::array& x, const py::array& w,
+py::tuple relu_maxpool_forward(const ConvKernels& k, const py::array& x, const py::array& w,
                                const std::optional<py::array>& bias, const Pair& strides,
                                const Quad& padding, const Pair& dilation, const Pair& pool) {
-    const char* op = "conv2d_relu_maxpool";
+    const std::string op_name = std::string("conv2d_relu_maxpool") + k.suffix;
+    const char* op = op_name.c_str();
     check_f32(x, op, "input", 4);
     check_f32(w, op, "kernel", 4);
     check_kernel_channels(op, w, x.shape(3));
@@ -234,18 +240,19 @@ py::tuple relu_maxpool_forward(const py::array& x, const py::array& w,
     const float *xp = ptr_f32(x), *wp = ptr_f32(w);
     {
         py::gil_scoped_release release;
-        conv2d_relu_maxpool_forward(ypp, amp, xp, wp, b, s, pool[0], pool[1]);
+        k.relu_maxpool_forward(ypp, amp, xp, wp, b, s, pool[0], pool[1]);
     }
     return py::make_tuple(yp, am);
 }
 
 // (dx, dw, db), each None unless asked for, of the fused op, from dyp (N,P2,Q2,K) and the
 // forward's argmax and yp.
-py::tuple relu_maxpool_backward(const py::array& dyp, const py::array& argmax,
+py::tuple relu_maxpool_backward(const ConvKernels& k, const py::array& dyp, const py::array& argmax,
                                 const py::array& yp, const py::array& x, const py::array& w,
                                 const Pair& strides, const Quad& padding, const Pair& dilation,
                                 const Pair& pool, bool need_dx, bool need_dw, bool need_db) {
-    const char* op = "conv2d_relu_maxpool_backward";
+    const std::string op_name = std::string("conv2d_relu_maxpool_backward") + k.suffix;
+    const char* op = op_name.c_str();
     check_f32(dyp, op, "output_gradient", 4);
     check_f32(yp, op, "output", 4);
     check_f32(x, op, "input", 4);
@@ -271,8 +278,7 @@ py::tuple relu_maxpool_backward(const py::array& dyp, const py::array& argmax,
     const uint8_t* amp = static_cast<const uint8_t*>(argmax.data());
     {
         py::gil_scoped_release release;
-        conv2d_relu_maxpool_backward(dxp, dwp, dbp, dypp, amp, ypp, xp, wp, s, pool[0],
-                                     pool[1]);
+        k.relu_maxpool_backward(dxp, dwp, dbp, dypp, amp, ypp, xp, wp, s, pool[0], pool[1]);
     }
     auto or_none = [](std::optional<f32array>& a) -> py::object {
         return a ? py::object(*a) : py::object(py::none());
@@ -283,34 +289,82 @@ py::tuple relu_maxpool_backward(const py::array& dyp, const py::array& argmax,
 
 }  // namespace
 
-void bind_conv(py::module_& m) {
-    m.def("conv2d_forward", &forward, py::arg("x"), py::arg("kernel"), py::arg("bias"),
+void bind_conv_ops(py::module_& m, const ConvKernels& k) {
+    using opt = const std::optional<py::array>&;
+    const std::string sx = k.suffix, doc = k.doc;
+    m.def(keep("conv2d_forward" + sx),
+          [k](const py::array& x, const py::array& w, opt bias, const Pair& strides,
+              const Quad& padding, const Pair& dilation, bool relu) {
+              return forward(k, x, w, bias, strides, padding, dilation, relu);
+          },
+          py::arg("x"), py::arg("kernel"), py::arg("bias"),
           py::arg("strides"), py::arg("padding"), py::arg("dilation"), py::arg("relu"),
-          "y (N,P,Q,K) = act(conv2d(x (N,H,W,C), kernel (R,S,C,K)) + bias (K)); padding is "
-          "(top, bottom, left, right); relu fuses max(0, .) into the store.");
-    m.def("conv2d_backward_data", &backward_data, py::arg("dy"), py::arg("kernel"),
+          keep(doc + "y (N,P,Q,K) = act(conv2d(x (N,H,W,C), kernel (R,S,C,K)) + bias (K)); "
+               "padding is (top, bottom, left, right); relu fuses max(0, .) into the store."));
+    m.def(keep("conv2d_backward_data" + sx),
+          [k](const py::array& dy, const py::array& w, opt relu_y, const Pair& input_hw,
+              const Pair& strides, const Quad& padding, const Pair& dilation) {
+              return backward_data(k, dy, w, relu_y, input_hw, strides, padding, dilation);
+          },
+          py::arg("dy"), py::arg("kernel"),
           py::arg("relu_output"), py::arg("input_hw"), py::arg("strides"), py::arg("padding"),
           py::arg("dilation"),
-          "dx (N,H,W,C) of conv2d; relu_output (the relu-fused forward's y) masks dy.");
-    m.def("conv2d_backward_weights", &backward_weights, py::arg("x"), py::arg("dy"),
+          keep(doc + "dx (N,H,W,C) of conv2d; relu_output (the relu-fused forward's y) masks "
+               "dy."));
+    m.def(keep("conv2d_backward_weights" + sx),
+          [k](const py::array& x, const py::array& dy, opt relu_y, const Pair& kernel_size,
+              const Pair& strides, const Quad& padding, const Pair& dilation, bool with_bias) {
+              return backward_weights(k, x, dy, relu_y, kernel_size, strides, padding,
+                                      dilation, with_bias);
+          },
+          py::arg("x"), py::arg("dy"),
           py::arg("relu_output"), py::arg("kernel_size"), py::arg("strides"),
           py::arg("padding"), py::arg("dilation"), py::arg("bias"),
-          "(dkernel (R,S,C,K), dbias (K) or None) of conv2d; relu_output masks dy.");
-    m.def("conv2d_backward", &backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
+          keep(doc + "(dkernel (R,S,C,K), dbias (K) or None) of conv2d; relu_output masks "
+               "dy."));
+    m.def(keep("conv2d_backward" + sx),
+          [k](const py::array& dy, const py::array& x, const py::array& w, opt relu_y,
+              const Pair& strides, const Quad& padding, const Pair& dilation, bool need_dx,
+              bool need_dw, bool need_db) {
+              return backward(k, dy, x, w, relu_y, strides, padding, dilation, need_dx,
+                              need_dw, need_db);
+          },
+          py::arg("dy"), py::arg("x"), py::arg("kernel"),
           py::arg("relu_output"), py::arg("strides"), py::arg("padding"), py::arg("dilation"),
           py::arg("need_dx"), py::arg("need_dkernel"), py::arg("need_dbias"),
-          "(dx, dkernel, dbias) of conv2d, each None unless asked for; relu_output masks dy "
-          "(once, when both passes run).");
-    m.def("conv2d_relu_maxpool_forward", &relu_maxpool_forward, py::arg("x"),
+          keep(doc + "(dx, dkernel, dbias) of conv2d, each None unless asked for; relu_output "
+               "masks dy (once, when both passes run)."));
+    m.def(keep("conv2d_relu_maxpool_forward" + sx),
+          [k](const py::array& x, const py::array& w, opt bias, const Pair& strides,
+              const Quad& padding, const Pair& dilation, const Pair& pool) {
+              return relu_maxpool_forward(k, x, w, bias, strides, padding, dilation, pool);
+          },
+          py::arg("x"),
           py::arg("kernel"), py::arg("bias"), py::arg("strides"), py::arg("padding"),
           py::arg("dilation"), py::arg("pool"),
-          "(y, argmax u8) = max_pool(relu(conv2d(x, kernel) + bias)) over pool x pool windows "
-          "(strides = pool, 'valid'), fused: the conv output is never stored.");
-    m.def("conv2d_relu_maxpool_backward", &relu_maxpool_backward, py::arg("dy"),
+          keep(doc + "(y, argmax u8) = max_pool(relu(conv2d(x, kernel) + bias)) over pool x "
+               "pool windows (strides = pool, 'valid'), fused: the conv output is never "
+               "stored."));
+    m.def(keep("conv2d_relu_maxpool_backward" + sx),
+          [k](const py::array& dyp, const py::array& argmax, const py::array& yp,
+              const py::array& x, const py::array& w, const Pair& strides, const Quad& padding,
+              const Pair& dilation, const Pair& pool, bool need_dx, bool need_dw,
+              bool need_db) {
+              return relu_maxpool_backward(k, dyp, argmax, yp, x, w, strides, padding,
+                                           dilation, pool, need_dx, need_dw, need_db);
+          },
+          py::arg("dy"),
           py::arg("argmax"), py::arg("y"), py::arg("x"), py::arg("kernel"), py::arg("strides"),
           py::arg("padding"), py::arg("dilation"), py::arg("pool"), py::arg("need_dx"),
           py::arg("need_dkernel"), py::arg("need_dbias"),
-          "(dx, dkernel, dbias) of conv2d_relu_maxpool_forward, each None unless asked for.");
+          keep(doc + "(dx, dkernel, dbias) of conv2d_relu_maxpool_forward" + sx +
+               ", each None unless asked for."));
+}
+
+void bind_conv(py::module_& m) {
+    bind_conv_ops(m, {"", "", &conv2d_forward, &conv2d_backward_data, &conv2d_backward_weights,
+                      &conv2d_backward, &conv2d_relu_maxpool_forward,
+                      &conv2d_relu_maxpool_backward});
     m.def("conv2d_output_size", [](int64_t size, int64_t kernel, int64_t stride,
                                    int64_t dilation, int64_t pad_before, int64_t pad_after) {
         const char* op = "conv2d_output_size";

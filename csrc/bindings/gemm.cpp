@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "bindings/common.h"
+#include "bindings/variants.h"
 #include "kernels/gemm/gemm.h"
 
 namespace grebe {
@@ -29,9 +30,11 @@ bool overlaps(const py::array& x, const py::array& y) {
 }
 
 // out = act(alpha * op(a) @ op(b) + beta * out + bias); creates out when it is None.
-py::array gemm(const char* op, const py::array& a, const py::array& b, bool ta, bool tb,
+py::array gemm(const GemmKernels& k, const char* op_base, const py::array& a, const py::array& b, bool ta, bool tb,
                float alpha, float beta, std::optional<py::array> c,
                std::optional<py::array> bias, bool relu) {
+    const std::string op_name = std::string(op_base) + k.suffix;
+    const char* op = op_name.c_str();
     const Operand A = operand(a, op, "a"), B = operand(b, op, "b");
     const int64_t M = ta ? A.cols : A.rows, K = ta ? A.rows : A.cols;
     const int64_t Kb = tb ? B.cols : B.rows, N = tb ? B.rows : B.cols;
@@ -79,40 +82,48 @@ py::array gemm(const char* op, const py::array& a, const py::array& b, bool ta, 
     {
         py::gil_scoped_release release;
         if (batch == 1)
-            sgemm_bias_act(ta, tb, M, N, K, alpha, pa, lda, pb, ldb, beta, bias_p, relu, pc, N);
+            k.bias_act(ta, tb, M, N, K, alpha, pa, lda, pb, ldb, beta, bias_p, relu, pc, N);
         else if (!bias_p && !relu)
-            sgemm_strided_batched(ta, tb, batch, M, N, K, alpha, pa, lda, sa, pb, ldb, sb, beta,
-                                  pc, N, M * N);
+            k.strided_batched(ta, tb, batch, M, N, K, alpha, pa, lda, sa, pb, ldb, sb, beta, pc,
+                              N, M * N);
         else
             for (int64_t i = 0; i < batch; i++)
-                sgemm_bias_act(ta, tb, M, N, K, alpha, pa + i * sa, lda, pb + i * sb, ldb, beta,
-                               bias_p, relu, pc + i * M * N, N);
+                k.bias_act(ta, tb, M, N, K, alpha, pa + i * sa, lda, pb + i * sb, ldb, beta,
+                           bias_p, relu, pc + i * M * N, N);
     }
     return out;
 }
 
 }  // namespace
 
-void bind_gemm(py::module_& m) {
-    m.def("sgemm",
-          [](const py::array& a, const py::array& b, bool trans_a, bool trans_b, float alpha,
-             float beta, std::optional<py::array> c, std::optional<py::array> bias, bool relu) {
-              return gemm("sgemm", a, b, trans_a, trans_b, alpha, beta, c, bias, relu);
+void bind_gemm_ops(py::module_& m, const GemmKernels& k) {
+    const std::string sx = k.suffix, doc = k.doc;
+    m.def(keep("sgemm" + sx),
+          [k](const py::array& a, const py::array& b, bool trans_a, bool trans_b, float alpha,
+              float beta, std::optional<py::array> c, std::optional<py::array> bias, bool relu) {
+              return gemm(k, "sgemm", a, b, trans_a, trans_b, alpha, beta, c, bias, relu);
           },
           py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
           py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("c") = py::none(),
           py::arg("bias") = py::none(), py::arg("relu") = false,
-          "c = act(alpha * op(a) @ op(b) + beta * c + bias) for C-contiguous float32 a, b: 2-D, "
-          "or 3-D (batch, rows, cols) with equal batches or a batch of 1. op(x) is x or, with "
-          "trans_x, its last two axes swapped (no copy). Writes into c when given (beta applies) "
-          "and returns it; otherwise returns a new array. act is ReLU when relu=True.");
-    m.def("matmul",
-          [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
-              return gemm("matmul", a, b, trans_a, trans_b, 1.0f, 0.0f, std::nullopt,
+          keep(doc +
+               "c = act(alpha * op(a) @ op(b) + beta * c + bias) for C-contiguous float32 a, b: "
+               "2-D, or 3-D (batch, rows, cols) with equal batches or a batch of 1. op(x) is x "
+               "or, with trans_x, its last two axes swapped (no copy). Writes into c when given "
+               "(beta applies) and returns it; otherwise returns a new array. act is ReLU when "
+               "relu=True."));
+    m.def(keep("matmul" + sx),
+          [k](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
+              return gemm(k, "matmul", a, b, trans_a, trans_b, 1.0f, 0.0f, std::nullopt,
                           std::nullopt, false);
           },
           py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
-          "op(a) @ op(b) as a new float32 array (2-D, or batched 3-D; see sgemm).");
+          keep(doc + "op(a) @ op(b) as a new float32 array (2-D, or batched 3-D; see sgemm" +
+               sx + ")."));
+}
+
+void bind_gemm(py::module_& m) {
+    bind_gemm_ops(m, {"", "", &sgemm_bias_act, &sgemm_strided_batched});
     m.def("sgemm_reference",
           [](const py::array& a, const py::array& b, bool trans_a, bool trans_b, float alpha,
              float beta, std::optional<py::array> c) {

@@ -14,6 +14,7 @@ void bind_batchnorm(py::module_& m);
 void bind_rnn(py::module_& m);
 void bind_depthwise_conv(py::module_& m);
 void bind_grouped_conv(py::module_& m);
+void bind_bf16(py::module_& m);
 }  // namespace grebe
 
 PYBIND11_MODULE(_C, m) {
@@ -30,4 +31,5 @@ PYBIND11_MODULE(_C, m) {
     grebe::bind_rnn(m);
     grebe::bind_depthwise_conv(m);
     grebe::bind_grouped_conv(m);
+    grebe::bind_bf16(m);
 }

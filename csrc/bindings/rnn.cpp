@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "bindings/common.h"
+#include "bindings/variants.h"
 #include "kernels/rnn.h"
 
 namespace grebe {
@@ -11,12 +12,16 @@ namespace {
 
 using opt_array = std::optional<py::array>;
 
-const char* op_name(RnnCell cell, bool backward) {
+std::string op_name(RnnCell cell, bool backward, const char* suffix) {
+    const char* base;
     switch (cell) {
-        case RnnCell::lstm: return backward ? "lstm_backward" : "lstm_forward";
-        case RnnCell::simple: return backward ? "simple_rnn_backward" : "simple_rnn_forward";
-        default: return backward ? "gru_backward" : "gru_forward";
+        case RnnCell::lstm: base = backward ? "lstm_backward" : "lstm_forward"; break;
+        case RnnCell::simple:
+            base = backward ? "simple_rnn_backward" : "simple_rnn_forward";
+            break;
+        default: base = backward ? "gru_backward" : "gru_forward"; break;
     }
+    return std::string(base) + suffix;
 }
 
 RnnAct parse_act(int v, const char* op, const char* arg) {
@@ -34,10 +39,10 @@ const float* opt_in(const opt_array& a, std::initializer_list<int64_t> shape, co
 }
 
 // The arguments both passes share: sizes, weights, biases, mask, recurrent dropout.
-RnnArgs common(RnnCell cell, bool backward, const py::array& x, const py::array& W,
+RnnArgs common(const std::string& op_str, RnnCell cell, const py::array& x, const py::array& W,
                const py::array& R, const opt_array& bx, const opt_array& bh,
                const opt_array& mask, const opt_array& rdrop, int act, int ract, bool reverse) {
-    const char* op = op_name(cell, backward);
+    const char* op = op_str.c_str();
     RnnArgs a;
     a.cell = cell;
     a.act = parse_act(act, op, "activation");
@@ -80,12 +85,13 @@ RnnArgs common(RnnCell cell, bool backward, const py::array& x, const py::array&
 py::object none_or(bool cond, py::array arr) { return cond ? py::object(arr) : py::none(); }
 
 // Returns (y or None, hT, cT or None, saved or None); saved = (hs, cs, gates, aux).
-py::tuple forward(RnnCell cell, const py::array& x, const opt_array& h0, const opt_array& c0,
+py::tuple forward(const RnnKernels& k, RnnCell cell, const py::array& x, const opt_array& h0, const opt_array& c0,
                   const py::array& W, const py::array& R, const opt_array& bx,
                   const opt_array& bh, const opt_array& mask, const opt_array& rdrop, int act,
                   int ract, bool reverse, bool return_sequences, bool training) {
-    const char* op = op_name(cell, false);
-    RnnArgs a = common(cell, false, x, W, R, bx, bh, mask, rdrop, act, ract, reverse);
+    const std::string op_str = op_name(cell, false, k.suffix);
+    const char* op = op_str.c_str();
+    RnnArgs a = common(op_str, cell, x, W, R, bx, bh, mask, rdrop, act, ract, reverse);
     const bool lstm = cell == RnnCell::lstm;
     const py::ssize_t B = a.B, T = a.T, U = a.U, GU = rnn_gates(cell) * a.U;
     a.h0 = opt_in(h0, {a.B, a.U}, op, "initial h state");
@@ -109,20 +115,21 @@ py::tuple forward(RnnCell cell, const py::array& x, const opt_array& h0, const o
     }
     {
         py::gil_scoped_release release;
-        rnn_forward(a);
+        k.forward(a);
     }
     py::object saved = training ? py::object(py::make_tuple(hs, cs, gates, auxa)) : py::none();
     return py::make_tuple(none_or(return_sequences, y), hT, none_or(lstm, cT), saved);
 }
 
 // Returns (dx, dh0, dc0, dW, dR, dbx, dbh), None where not requested.
-py::tuple backward(RnnCell cell, const py::array& x, const py::array& W, const py::array& R,
+py::tuple backward(const RnnKernels& k, RnnCell cell, const py::array& x, const py::array& W, const py::array& R,
                    const opt_array& bx, const opt_array& bh, const opt_array& mask,
                    const opt_array& rdrop, int act, int ract, bool reverse, const py::tuple& saved,
                    const opt_array& dy, const opt_array& dhT, const opt_array& dcT, bool need_dx,
                    bool need_dh0, bool need_dc0, bool need_dW, bool need_dR, bool need_db) {
-    const char* op = op_name(cell, true);
-    RnnArgs a = common(cell, true, x, W, R, bx, bh, mask, rdrop, act, ract, reverse);
+    const std::string op_str = op_name(cell, true, k.suffix);
+    const char* op = op_str.c_str();
+    RnnArgs a = common(op_str, cell, x, W, R, bx, bh, mask, rdrop, act, ract, reverse);
     const bool lstm = cell == RnnCell::lstm;
     const int64_t B = a.B, T = a.T, U = a.U, F = a.F, GU = rnn_gates(cell) * a.U;
     if (saved.size() != 4)
@@ -164,7 +171,7 @@ py::tuple backward(RnnCell cell, const py::array& x, const py::array& W, const p
     a.dbh = need_db && has_bh ? dbh.mutable_data() : nullptr;
     {
         py::gil_scoped_release release;
-        rnn_backward(a);
+        k.backward(a);
     }
     return py::make_tuple(none_or(need_dx, dx), none_or(need_dh0, dh0),
                           none_or(need_dc0 && lstm, dc0), none_or(need_dW, dW),
@@ -189,26 +196,26 @@ void bind_rnn_enums(py::module_& m) {
         .value("linear", RnnAct::linear);
 }
 
-void bind_rnn(py::module_& m) {
+void bind_rnn_ops(py::module_& m, const RnnKernels& k) {
     using namespace py::literals;
-    bind_rnn_enums(m);
-    const char* fdoc =
+    const std::string sx = k.suffix, doc = k.doc;
+    const char* fdoc = keep(doc +
         "Whole-sequence forward. x (B,T,F), h0/c0 (B,U) or None, kernel (F,GU), "
         "recurrent_kernel (U,GU), bias (GU) or None, recurrent_bias (GU) (GRU reset_after) or "
         "None, mask (B,T) bool/uint8 or None, recurrent_dropout_mask (G,B,U) or None; activation "
         "and recurrent_activation: RnnAct codes. Returns (y (B,T,U) or None, "
-        "hT, cT or None, saved or None).";
-    const char* bdoc =
+        "hT, cT or None, saved or None).");
+    const char* bdoc = keep(doc +
         "Whole-sequence BPTT over a training forward's saved tuple. Returns (dx, dh0, dc0, "
-        "dkernel, drecurrent_kernel, dbias, drecurrent_bias), None where not requested.";
-    auto bind_cell = [&](const char* fname, const char* bname, auto cell_of) {
-        m.def(fname,
-              [cell_of](const py::array& x, const opt_array& h0, const opt_array& c0,
+        "dkernel, drecurrent_kernel, dbias, drecurrent_bias), None where not requested.");
+    auto bind_cell = [&](const std::string& fname, const std::string& bname, auto cell_of) {
+        m.def(keep(fname + sx),
+              [k, cell_of](const py::array& x, const opt_array& h0, const opt_array& c0,
                         const py::array& W, const py::array& R, const opt_array& bx,
                         const opt_array& bh, const opt_array& mask, const opt_array& rdrop,
                         int act, int ract, bool reverse, bool return_sequences, bool training,
                         bool reset_after) {
-                  return forward(cell_of(reset_after), x, h0, c0, W, R, bx, bh, mask, rdrop, act,
+                  return forward(k, cell_of(reset_after), x, h0, c0, W, R, bx, bh, mask, rdrop, act,
                                  ract, reverse, return_sequences, training);
               },
               "x"_a, "h0"_a = py::none(), "c0"_a = py::none(), "kernel"_a,
@@ -216,14 +223,14 @@ void bind_rnn(py::module_& m) {
               "mask"_a = py::none(), "recurrent_dropout_mask"_a = py::none(),
               "activation"_a = 0, "recurrent_activation"_a = 1, "reverse"_a = false,
               "return_sequences"_a = true, "training"_a = false, "reset_after"_a = true, fdoc);
-        m.def(bname,
-              [cell_of](const py::array& x, const py::array& W, const py::array& R,
+        m.def(keep(bname + sx),
+              [k, cell_of](const py::array& x, const py::array& W, const py::array& R,
                         const opt_array& bx, const opt_array& bh, const opt_array& mask,
                         const opt_array& rdrop, int act, int ract, bool reverse,
                         const py::tuple& saved, const opt_array& dy, const opt_array& dhT,
                         const opt_array& dcT, bool need_dx, bool need_dh0, bool need_dc0,
                         bool need_dW, bool need_dR, bool need_db, bool reset_after) {
-                  return backward(cell_of(reset_after), x, W, R, bx, bh, mask, rdrop, act, ract,
+                  return backward(k, cell_of(reset_after), x, W, R, bx, bh, mask, rdrop, act, ract,
                                   reverse, saved, dy, dhT, dcT, need_dx, need_dh0, need_dc0,
                                   need_dW, need_dR, need_db);
               },
@@ -239,6 +246,12 @@ void bind_rnn(py::module_& m) {
     bind_cell("gru_forward", "gru_backward",
               [](bool after) { return after ? RnnCell::gru : RnnCell::gru_reset_before; });
     bind_cell("simple_rnn_forward", "simple_rnn_backward", [](bool) { return RnnCell::simple; });
+}
+
+void bind_rnn(py::module_& m) {
+    using namespace py::literals;
+    bind_rnn_enums(m);
+    bind_rnn_ops(m, {"", "", &rnn_forward, &rnn_backward});
     m.def("rnn_uses_fused_path",
           [](int cell, bool recurrent_dropout) {
               if (cell < 0 || cell > static_cast<int>(RnnCell::gru_reset_before))

@@ -41,6 +41,11 @@ constexpr BlockSizes kBlocksAvx2 = {6, 16, 144, 256, 4080};
 // of A; MC = 384: a 384 KiB block of A in L2 (which it shares with the B panel's lines
 // passing through); NC = 4096: a 4 MiB panel of B in L3.
 constexpr BlockSizes kBlocksAvx512 = {12, 32, 384, 256, 4096};
+// AVX512-BF16 GEMM (gemm_bf16_avx512bf16.cpp): 12 x 32 fp32 accumulators as above, each
+// vdpbf16ps consuming a k-pair. KC counts k (even): a KC x NR micro-panel of packed bf16 B is
+// KC * 64 bytes = 24 KiB (L1), a 12 x KC micro-panel of A 9 KiB; MC = 192: a 144 KiB block of A
+// in L2; NC = 4096: a 3 MiB B panel in L3. Results depend on KC only.
+constexpr BlockSizes kBlocksBf16Avx512 = {12, 32, 192, 384, 4096};
 
 // Per-ISA drivers (gemm_generic.cpp, gemm_avx2.cpp, gemm_avx512.cpp).
 void sgemm_generic(const Args& g);

@@ -1,0 +1,28 @@
+// rnn_bf16.cpp — recurrent layers with bf16 matrix operands (bf16.h): x, the kernel W and the
+// recurrent kernel R are rounded to bf16 (into scratch) and the fp32 sequence kernels of rnn.h
+// run on the rounded copies; states, gates and every gradient stay fp32. Built without ISA
+// flags. Legend as in rnn.h: B batch, T timesteps, F features, U units, G gates.
+#include "kernels/bf16.h"
+#include "kernels/bf16_internal.h"
+
+namespace grebe {
+
+namespace {
+
+// a with x (B,T,F), W (F,GU) and R (U,GU) replaced by their bf16-rounded copies.
+RnnArgs rounded_args(const RnnArgs& a) {
+    const int64_t GU = rnn_gates(a.cell) * a.U;
+    RnnArgs r = a;
+    r.x = bf16::rounded(bf16::kOperandA, a.x, a.B * a.T * a.F);
+    r.W = bf16::rounded(bf16::kOperandB, a.W, a.F * GU);
+    r.R = bf16::rounded(bf16::kOperandC, a.R, a.U * GU);
+    return r;
+}
+
+}  // namespace
+
+void rnn_forward_bf16(const RnnArgs& a) { rnn_forward(rounded_args(a)); }
+
+void rnn_backward_bf16(const RnnArgs& a) { rnn_backward(rounded_args(a)); }
+
+}  // namespace grebe
