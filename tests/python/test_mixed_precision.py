@@ -152,3 +152,19 @@ def test_keras_file_with_mixed_bfloat16_layers_loads(tmp_path):
     np.testing.assert_allclose(ours.predict(x, verbose=0),
                                np.asarray(theirs.predict(x, verbose=0), np.float32),
                                rtol=2e-2, atol=2e-2)
+
+
+def test_readme_mixed_precision_block_runs():
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+                 if "set_global_policy(\"mixed_bfloat16\")" in b)
+    scope = {}
+    exec(compile(block, "README mixed precision", "exec"), scope)
+    model = scope["model"]
+    assert [layer.compute_dtype for layer in model.layers] == ["bfloat16"] * 3 + ["float32"]
+    assert grebe.mixed_precision.global_policy().name == "float32"
+    x = np.random.default_rng(0).random((4, 32, 32, 3), np.float32)
+    model.fit(x, np.arange(4), epochs=1, verbose=0)
