@@ -28,7 +28,7 @@ import threading
 from grebe.backend import standardize_dtype
 
 __all__ = ["DTypePolicy", "FloatDTypePolicy", "get", "serialize", "deserialize",
-           "set_dtype_policy", "dtype_policy"]
+           "set_dtype_policy", "dtype_policy", "HasDTypePolicy", "policy_of"]
 
 _MIXED = {"mixed_bfloat16": ("bfloat16", "float32")}
 _REFUSED = {  # Keras policies grebe has no kernels for, with what to use instead
@@ -177,3 +177,45 @@ def get(identifier) -> DTypePolicy:
         raise ValueError(f"Cannot interpret `dtype` argument. Expected a string or an "
                          f"instance of DTypePolicy. Received: dtype={identifier!r}")
     return DTypePolicy(name)
+
+
+def policy_of(who: str, dtype) -> DTypePolicy:
+    """The DTypePolicy for a layer's `dtype` argument (None: the global policy), or an error
+    naming `who`."""
+    try:
+        return get(dtype)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{who}: dtype={dtype!r}: {err}") from None
+
+
+class HasDTypePolicy:
+    """Keras 3's policy properties of a Layer (grebe.layers.Layer derives from this); the layer
+    sets `self._dtype_policy = policy_of(...)` in __init__."""
+
+    @property
+    def dtype_policy(self) -> DTypePolicy:
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value) -> None:
+        self._dtype_policy = policy_of(f"Layer '{self.name}'", value)
+
+    @property
+    def compute_dtype(self) -> str:
+        """'float32', or 'bfloat16' under mixed_bfloat16 (bfloat16 products, float32 sums)."""
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def dtype(self) -> str:
+        """Alias of `variable_dtype` (Keras)."""
+        return self._dtype_policy.variable_dtype
+
+    def _dtype_config(self):
+        """get_config's "dtype": float32 keeps the plain name grebe always wrote, another policy
+        Keras's serialized form."""
+        policy = self._dtype_policy
+        return "float32" if policy.name == "float32" else serialize(policy)

@@ -20,7 +20,8 @@ import threading
 
 import numpy as np
 
-from grebe import autograd, dtype_policies
+from grebe import autograd
+from grebe.dtype_policies import HasDTypePolicy, policy_of
 from grebe.backend import reset_names, unique_name  # noqa: F401 (the name counters live there)
 from grebe.graph import symbolic_call
 from grebe.serialization import add_layer_class
@@ -62,15 +63,6 @@ def weight_budget(values: int, source: str):
         yield
     finally:
         _budget.left, _budget.source = prev
-
-
-def _policy_of(who: str, dtype) -> dtype_policies.DTypePolicy:
-    """The DTypePolicy for a layer's `dtype` argument (None: the global policy), or an error
-    naming the layer."""
-    try:
-        return dtype_policies.get(dtype)
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"{who}: dtype={dtype!r}: {err}") from None
 
 
 def _snake(name: str) -> str:
@@ -180,8 +172,9 @@ def set_output_masks(out, masks) -> None:
         out._keras_mask = masks
 
 
-class Layer:
-    """Base class of every layer. Subclasses override build/call/compute_output_shape/get_config."""
+class Layer(HasDTypePolicy):
+    """Base class of every layer. Subclasses override build/call/compute_output_shape/get_config.
+    dtype_policy, compute_dtype, variable_dtype and dtype come from HasDTypePolicy."""
 
     _call_flags_cache: dict = {}
 
@@ -194,7 +187,7 @@ class Layer:
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments: "
                             f"{sorted(kwargs)}")
-        self._dtype_policy = _policy_of(type(self).__name__, dtype)
+        self._dtype_policy = policy_of(type(self).__name__, dtype)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{type(self).__name__}: name must be a string, received {name!r}")
         self.name = name or unique_name(_snake(type(self).__name__))
@@ -493,35 +486,9 @@ class Layer:
         node = _first_node(self, "output")
         return node.outputs[0] if node.output_structure is None else list(node.outputs)
 
-    # ---- dtype policy (grebe.dtype_policies) -----------------------------------------------
-    @property
-    def dtype_policy(self) -> dtype_policies.DTypePolicy:
-        return self._dtype_policy
-
-    @dtype_policy.setter
-    def dtype_policy(self, value) -> None:
-        self._dtype_policy = _policy_of(f"Layer '{self.name}'", value)
-
-    @property
-    def compute_dtype(self) -> str:
-        """'float32', or 'bfloat16' under mixed_bfloat16 (bfloat16 products, float32 sums)."""
-        return self._dtype_policy.compute_dtype
-
-    @property
-    def variable_dtype(self) -> str:
-        return self._dtype_policy.variable_dtype
-
-    @property
-    def dtype(self) -> str:
-        """Alias of `variable_dtype` (Keras)."""
-        return self._dtype_policy.variable_dtype
-
     # ---- config ------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        # float32 keeps the plain name grebe always wrote; another policy Keras's serialized form
-        policy = self._dtype_policy
-        dtype = "float32" if policy.name == "float32" else dtype_policies.serialize(policy)
-        config = {"name": self.name, "trainable": self.trainable, "dtype": dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype_config()}
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         return config
