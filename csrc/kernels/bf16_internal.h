@@ -11,7 +11,12 @@ namespace bf16 {
 // Grow-only, 64-byte aligned float scratch owned by the calling thread, one buffer per slot
 // (reused between calls: a fresh page costs 2.8 us per 4 KiB here). Allocated by the calling
 // thread before any parallel region.
-enum Slot { kOperandA = 0, kOperandB = 1, kOperandC = 2, kPackA = 3, kPackB = 4, kNumSlots = 5 };
+enum Slot {
+    kOperandA = 0, kOperandB = 1, kOperandC = 2,  // rounded operands (portable paths)
+    kPackA = 3, kPackB = 4,                       // sbgemm packing
+    kConvWork = 5, kConvDy = 6,                   // conv: bf16 operands, masked/routed dy
+    kNumSlots = 7
+};
 float* scratch(int slot, size_t floats);
 
 // round_bf16 of x (n) into scratch slot `slot`; returns it (nullptr when x is nullptr).

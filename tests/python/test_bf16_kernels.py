@@ -226,7 +226,8 @@ CONVS = [((2, 12, 12, 3), (3, 3, 3, 32), (1, 1), (0, 0, 0, 0), (1, 1)),
          ((2, 8, 8, 32), (3, 3, 32, 64), (1, 1), (1, 1, 1, 1), (1, 1)),
          ((2, 9, 9, 16), (3, 3, 16, 32), (2, 2), (0, 1, 0, 1), (1, 1)),
          ((1, 7, 10, 5), (2, 3, 5, 7), (1, 2), (1, 0, 2, 1), (2, 1)),
-         ((3, 6, 6, 19), (1, 1, 19, 17), (1, 1), (0, 0, 0, 0), (1, 1))]
+         ((3, 6, 6, 19), (1, 1, 19, 17), (1, 1), (0, 0, 0, 0), (1, 1)),
+         ((2, 9, 11, 16), (3, 3, 16, 40), (1, 1), (0, 0, 1, 0), (1, 1))]  # odd output: pool cuts
 
 
 def conv_case(i, relu_mask=False):
@@ -295,7 +296,7 @@ def test_conv2d_bf16_gradients_agree_with_fp32_within_bf16_tolerance(isa, i):
     assert np.abs(y16 - y32).max() <= 2**-6 * np.abs(y32).max()
 
 
-@pytest.mark.parametrize("i", [0, 1])
+@pytest.mark.parametrize("i", [0, 1, 5])
 def test_conv2d_relu_maxpool_bf16(isa, i):
     x, w, b, _, st, pd, dl = conv_case(i)
     yp, am = _C.conv2d_relu_maxpool_forward_bf16(x, w, b, st, pd, dl, (2, 2))
