@@ -117,8 +117,8 @@ _LAZY_NAMES = {
 _NOT_IN_GREBE = {
     "export": "grebe exports no SavedModel/TFLite: use model.save(...) (safetensors + JSON) or "
               "ONNX export where available",
-    "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()) and "
-              "grebe.set_num_threads()",
+    "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()), "
+              "grebe.set_num_threads() and grebe.mixed_precision (set_global_policy)",
     "quantizers": "grebe has no quantization API",
     "visualization": "grebe has no plotting helpers: model.summary() prints the model",
     "legacy": "grebe implements Keras 3 only (no Keras 2 legacy API)",
