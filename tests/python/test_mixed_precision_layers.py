@@ -282,3 +282,15 @@ def test_grouped_conv_computes_in_float32_under_the_policy():
     plain.set_weights(mixed.get_weights())
     assert mixed.compute_dtype == "bfloat16" and mixed.op_compute_dtype == "float32"
     np.testing.assert_array_equal(mixed(x).numpy(), plain(x).numpy())
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: layers.Dense(4, dtype=MIXED), (3, 40)),
+    (lambda: layers.Conv2D(4, 3, padding="same", dtype=MIXED), (3, 6, 6, 16)),
+    (lambda: layers.LSTM(4, dtype=MIXED), (3, 5, 16)),
+])
+def test_nan_stays_nan_under_bf16(make, shape):
+    x = _rng(10).standard_normal(shape).astype(np.float32)
+    x[1].flat[3] = np.nan
+    y = make()(x).numpy()
+    assert np.isnan(y[1]).any() and np.isfinite(y[[0, 2]]).all()
