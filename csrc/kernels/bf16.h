@@ -16,10 +16,12 @@
 //                                             gradient is the fp32 one at the rounded point)
 // up to the order of the fp32 additions. Two paths compute it:
 //   portable  round the operands into scratch, run the fp32 kernels (any CPU, any ISA);
-//   AVX512-BF16 (has_bf16()): GEMMs on bf16-packed panels with vdpbf16ps. vdpbf16ps treats
-//             bf16 subnormal inputs as zero and flushes subnormal results, and adds each pair
-//             of products before the accumulator: results differ from the portable path by
-//             fp32 rounding (measured and bounded in tests/cpp/test_bf16.cpp).
+//   AVX512-BF16 (has_bf16()): vdpbf16ps kernels on bf16-packed operands — the GEMM always;
+//             conv forward, input gradient (stride 1) and weight gradient from 8 input
+//             channels up (conv_bf16.cpp says why); the RNN passes stay portable. vdpbf16ps
+//             treats bf16 subnormal inputs as zero, flushes subnormal results and adds each pair
+//             of products before the accumulator: results differ from the portable path by fp32
+//             rounding only (tests/cpp/test_bf16.cpp holds both to the same double reference).
 // Results are bit-identical for any thread count on either path (threads split outputs, never
 // a reduction; block sizes depend on the shape only).
 #pragma once

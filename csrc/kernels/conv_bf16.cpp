@@ -1,6 +1,8 @@
-// conv_bf16.cpp — convolution with bf16 operands and fp32 accumulation (bf16.h): x, w and dy
-// are rounded to bf16 (into scratch) and the fp32 kernels of conv.h run on the rounded copies;
-// the bias gradient is the fp32 sum of the unrounded dy. Built without ISA flags.
+// conv_bf16.cpp — convolution with bf16 operands and fp32 accumulation (bf16.h): the choice,
+// per shape and pass, between the vdpbf16ps kernels (conv_bf16_avx512bf16.cpp, when
+// has_bf16()) and the portable path (x, w and dy rounded to bf16 into scratch, then the fp32
+// kernels of conv.h); the bias gradient is always the fp32 sum of the unrounded dy. Built
+// without ISA flags.
 // Legend as in conv.h: N batch, H/W/C input, K filters, R/S kernel, P/Q output.
 #include "kernels/bf16.h"
 
@@ -45,18 +47,20 @@ void pooled_bias_grad(float* db, const float* dyp, const float* yp, int64_t rows
 }
 
 // Which bf16 path serves a shape, measured per pass on the seed CNN's and ResNet-20's layers
-// (bench/bf16_kernels.py): the vdpbf16ps direct forward wins from 8 input channels up (below,
-// with 3 channels padded to 4 and the fp32 fused pooling kernel, rounding + fp32 wins); the
-// input gradient is that forward over dy for stride 1 without dilation; the weight gradient
-// stays on rounding + the fp32 kernels (the im2col GEMM lost on every layer but one).
+// (bench/bf16_kernels.py, 1 thread): the vdpbf16ps kernels of conv_bf16_avx512bf16.cpp from 8
+// input channels up (below, 3 channels padded to 4 and 3-row register tiles lose to rounding +
+// the fp32 kernels); the input gradient as a forward over dy needs stride 1 without dilation
+// (strided layers round + run the fp32 kernel). im2col + the bf16 GEMM lost on every layer but
+// one and is not kept.
 bool direct_forward(const Conv2dShape& s) { return has_bf16() && s.C >= 8; }
+bool direct_backward_weights(const Conv2dShape& s) { return has_bf16() && s.C >= 8; }
 bool direct_backward_data(const Conv2dShape& s) {
     return has_bf16() && s.K >= 8 && s.SH == 1 && s.SW == 1 && s.DH == 1 && s.DW == 1 &&
            s.PT < s.R && s.PL < s.S;
 }
 
-// dy, relu-masked when relu_y is given, as a pointer the GEMM passes can read: dy itself, or
-// a masked copy in scratch.
+// dy, relu-masked when relu_y is given, as a pointer the vdpbf16ps passes can read: dy itself,
+// or a masked copy in scratch.
 const float* masked_dy(const float* dy, const float* relu_y, int64_t n) {
     if (!relu_y) return dy;
     float* d = bf16::scratch(bf16::kConvDy, n);
@@ -72,7 +76,6 @@ const float* masked_dy(const float* dy, const float* relu_y, int64_t n) {
     return d;
 }
 
-bool direct_backward_weights(const Conv2dShape& s) { return has_bf16() && s.C >= 8; }
 
 // dw (R,S,C,K) from x and dy (masked) when direct_backward_weights(s).
 void backward_weights_fast(float* dw, const float* dy, const float* x, const Conv2dShape& s) {

@@ -1,7 +1,8 @@
-// conv_bf16_avx512bf16.cpp — direct convolution forward with vdpbf16ps over pairs of input
-// channels (bf16.h contract of conv2d_forward_bf16). Built with the AVX-512 flags plus
-// -mavx512bf16 (file suffix); only the *_avx512bf16 entry points have external linkage, and
-// they are called only when has_bf16().
+// conv_bf16_avx512bf16.cpp — convolution with vdpbf16ps (bf16.h contracts): a direct forward
+// over pairs of input channels (also the input gradient, run over dy with the kernel flipped),
+// a direct weight gradient over pairs of output columns, and the relu + max pooling of the
+// fused conv + pool. Built with the AVX-512 flags plus -mavx512bf16 (file suffix); only the
+// *_avx512bf16 entry points have external linkage, and they are called only when has_bf16().
 //
 // Legend as in conv.h; Cp = ceil(C/2) channel pairs, Hp/Wp the zero-padded input size.
 //   xb (N, Hp, Wp, Cp) words: the input rounded to bf16 (round_bf16's rounding), zero-padded,
@@ -226,15 +227,23 @@ void convert_dw_operands(uint32_t* xs, uint32_t* dyp, const float* x, const floa
     }
 }
 
-// dw tile (M input channels from c0, NV x 16 filters from k0) at kernel tap (r, t): the sum
-// over images, output rows and q-pairs, in that order, of the pair dots.
+// dw tile (M input channels from c0, NV x 16 filters from k0) at kernel tap (r, t) plus (or,
+// when first, instead of) its current value: the sum over images [n0, n1), output rows and
+// q-pairs, in that order, of the pair dots.
 template <int M, int NV>
 void dw_tile(float* dw, int nk, const uint32_t* xs, const uint32_t* dyp, const Conv2dShape& s,
-             const DwGeom& g, int64_t r, int64_t t, int64_t c0, int64_t k0) {
+             const DwGeom& g, int64_t r, int64_t t, int64_t c0, int64_t k0, int64_t n0,
+             int64_t n1) {
+    const __mmask16 m0 = lanes(nk), m1 = lanes(nk - 16);
+    float* d = dw + ((r * s.S + t) * s.C + c0) * s.K + k0;
     __m512 acc0[M], acc1[M];
 #pragma GCC unroll 12
-    for (int i = 0; i < M; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
-    for (int64_t n = 0; n < s.N; n++)
+    for (int i = 0; i < M; i++) {
+        acc0[i] = n0 == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, d + i * s.K);
+        acc1[i] = n0 == 0 || NV == 1 ? _mm512_setzero_ps()
+                                     : _mm512_maskz_loadu_ps(m1, d + i * s.K + 16);
+    }
+    for (int64_t n = n0; n < n1; n++)
         for (int64_t p = 0; p < s.P; p++) {
             const int64_t h = p * s.SH - s.PT + r * s.DH;
             if (h < 0 || h >= s.H) continue;
@@ -253,8 +262,6 @@ void dw_tile(float* dw, int nk, const uint32_t* xs, const uint32_t* dyp, const C
                 }
             }
         }
-    const __mmask16 m0 = lanes(nk), m1 = lanes(nk - 16);
-    float* d = dw + ((r * s.S + t) * s.C + c0) * s.K + k0;
 #pragma GCC unroll 12
     for (int i = 0; i < M; i++) {
         _mm512_mask_storeu_ps(d + i * s.K, m0, acc0[i]);
@@ -263,7 +270,7 @@ void dw_tile(float* dw, int nk, const uint32_t* xs, const uint32_t* dyp, const C
 }
 
 using DwFn = void (*)(float*, int, const uint32_t*, const uint32_t*, const Conv2dShape&,
-                      const DwGeom&, int64_t, int64_t, int64_t, int64_t);
+                      const DwGeom&, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 template <int NV>
 constexpr DwFn kDw[kMaxPix] = {&dw_tile<1, NV>, &dw_tile<2, NV>,  &dw_tile<3, NV>,
                                &dw_tile<4, NV>, &dw_tile<5, NV>,  &dw_tile<6, NV>,
@@ -332,18 +339,28 @@ void conv_backward_weights_avx512bf16(float* dw, const float* dy, const float* x
     const int64_t units = s.R * s.S * ctiles * panels;
     int nt = threads_for(s.N * s.P * s.Q * s.R * s.S * s.C * s.K);
     if (nt > units) nt = static_cast<int>(units);
-    // Unit (tap, channel tile, filter panel) alone writes its block of dw and sums its whole
-    // reduction in a fixed order: race-free and the same bits for any thread count.
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t u = 0; u < units; u++) {
-        const int64_t kq = u % panels, ct = u / panels % ctiles, rs = u / panels / ctiles;
-        const int64_t c0 = s.C * ct / ctiles, c1 = s.C * (ct + 1) / ctiles;
-        const int nk = static_cast<int>(s.K - kq * 32 < 32 ? s.K - kq * 32 : 32);
-        const int m = static_cast<int>(c1 - c0);
-        if (nk > 16)
-            kDw<2>[m - 1](dw, nk, xs, dyp, s, g, rs / s.S, rs % s.S, c0, kq * 32);
-        else
-            kDw<1>[m - 1](dw, nk, xs, dyp, s, g, rs / s.S, rs % s.S, c0, kq * 32);
+    // Images run in chunks whose operands (about 128 KiB) stay in L2 while every unit reads
+    // them, instead of every unit streaming all of x and dy from memory; the chunk size depends
+    // on the shape only. A unit adds chunk after chunk into its dw block, in image order.
+    const int64_t per_image = s.S * s.H * g.Qp * s.C + s.P * g.Qp * g.Kp;
+    const int64_t chunk = per_image >= 32768 ? 1 : 32768 / per_image;
+    // Unit (tap, channel tile, filter panel) alone writes its block of dw and sums its
+    // reduction in a fixed order (images, rows, q-pairs): race-free and the same bits for any
+    // thread count (static schedule: the barrier after each chunk orders a unit's chunks).
+#pragma omp parallel num_threads(nt)
+    for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
+        const int64_t n1 = n0 + chunk < s.N ? n0 + chunk : s.N;
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < units; u++) {
+            const int64_t kq = u % panels, ct = u / panels % ctiles, rs = u / panels / ctiles;
+            const int64_t c0 = s.C * ct / ctiles, c1 = s.C * (ct + 1) / ctiles;
+            const int nk = static_cast<int>(s.K - kq * 32 < 32 ? s.K - kq * 32 : 32);
+            const int m = static_cast<int>(c1 - c0);
+            if (nk > 16)
+                kDw<2>[m - 1](dw, nk, xs, dyp, s, g, rs / s.S, rs % s.S, c0, kq * 32, n0, n1);
+            else
+                kDw<1>[m - 1](dw, nk, xs, dyp, s, g, rs / s.S, rs % s.S, c0, kq * 32, n0, n1);
+        }
     }
 }
 
