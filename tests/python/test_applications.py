@@ -93,7 +93,7 @@ def test_weights_argument_and_input_tensor(tmp_path):
     assert net.inputs[0] is inp and net.output.shape == (None, 512)
 
 
-@pytest.mark.parametrize("module", ["resnet50", "vgg16"])
+@pytest.mark.parametrize("module", ["resnet50", "vgg16", "efficientnet"])
 def test_preprocess_input_matches_keras(keras, module):
     rng = np.random.default_rng(1)
     for x in (rng.uniform(0, 255, (2, 4, 5, 3)).astype(np.float32),
@@ -125,3 +125,81 @@ def test_decode_predictions_from_a_local_class_index(tmp_path, monkeypatch):
         assert [d[2] for d in decoded] == [row[i] for i in best]
     with pytest.raises(ValueError, match=r"shape \(samples, 1000\)"):
         applications.resnet50.decode_predictions(preds[:, :10])
+
+
+def random_weights(model, seed=0):
+    """Weights of moderate scale for every variable (Keras's fresh EfficientNet squashes its
+    activations to ~1e-6, so equal outputs there would prove little): He-scaled kernels,
+    positive variances and gammas, small biases and means, count 0."""
+    rng, out = np.random.default_rng(seed), []
+    for w in model.weights:
+        name, shape = w.path.split("/")[-1], tuple(w.shape)
+        if name in ("moving_variance", "variance", "gamma"):
+            v = rng.uniform(0.5, 1.5, shape)
+        elif name == "count":
+            v = np.zeros(shape)
+        elif name in ("kernel", "depthwise_kernel"):
+            fan = int(np.prod(shape[:-1] if name == "kernel" else shape[:2]))
+            v = rng.normal(size=shape) / np.sqrt(fan)
+        else:
+            v = rng.normal(size=shape) * 0.1
+        out.append(v.astype(np.float32))
+    return out
+
+
+@pytest.mark.parametrize("arch,kwargs", [
+    ("EfficientNetB0", {"input_shape": (32, 32, 3), "classes": 10,
+                        "classifier_activation": None}),
+    ("EfficientNetB1", {"include_top": False, "pooling": "max", "input_shape": (33, 35, 3)})])
+def test_efficientnet_matches_keras(keras, arch, kwargs, tmp_path):
+    grebe.backend.clear_session()
+    keras.backend.clear_session()
+    ours = getattr(applications, arch)(weights=None, **kwargs)
+    theirs = getattr(keras.applications, arch)(weights=None, **kwargs)
+    assert_same_architecture(ours, theirs)
+    assert ours.name == theirs.name
+    weights = random_weights(theirs)
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    x = np.random.default_rng(0).uniform(0, 255, (2,) + kwargs["input_shape"]).astype(np.float32)
+    want = np.asarray(theirs.predict(x, verbose=0))
+    assert want.std() > 0.05  # the comparison sees real activations
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
+    if arch == "EfficientNetB0":  # Keras's own .keras file of it loads into grebe
+        theirs.save(tmp_path / "k.keras")
+        np.testing.assert_allclose(grebe.load_model(tmp_path / "k.keras").predict(x, verbose=0),
+                                   want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch,kwargs", [("EfficientNetB0", {}),
+                                         ("EfficientNetB2", {"include_top": False})])
+def test_efficientnet_default_configs_count_params_like_keras(keras, arch, kwargs):
+    """B0 at 224x224 with the top; B2 scales both width (1.1, with the rounding to multiples
+    of 8) and depth (1.2, rounded up per stage), the builder's whole rule."""
+    ours = getattr(applications, arch)(weights=None, **kwargs)
+    theirs = getattr(keras.applications, arch)(weights=None, **kwargs)
+    assert ours.count_params() == theirs.count_params()
+    assert len(ours.layers) == len(theirs.layers)
+    assert ours.output.shape == tuple(theirs.output.shape)
+
+
+def test_efficientnet_training_drops_whole_residual_branches(tmp_path):
+    """Stochastic depth: each block's Dropout(noise_shape=(None, 1, 1, 1)) keeps or drops the
+    residual branch of a whole sample; training runs and the gradients are finite."""
+    model = applications.EfficientNetB0(weights=None, input_shape=(32, 32, 3), classes=3)
+    drops = [la for la in model.layers if la.name.endswith("_drop")]
+    assert drops and all(la.noise_shape == (None, 1, 1, 1) for la in drops)
+    assert [round(la.rate, 4) for la in drops[:2]] == [round(0.2 * 2 / 16, 4),
+                                                       round(0.2 * 4 / 16, 4)]
+    y = drops[-1](grebe.tensor(np.ones((64, 2, 2, 3), np.float32)), training=True).numpy()
+    per_sample = y.reshape(64, -1)
+    assert all(len(set(row.tolist())) == 1 for row in per_sample)  # one draw per sample
+    assert 0 < (per_sample[:, 0] == 0).sum() < 64
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    hist = model.fit(x, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
+    assert np.isfinite(hist.history["loss"][0])
+    with pytest.raises(ValueError, match=r"local file path.*efficientnetb0_notop\.h5"):
+        applications.EfficientNetB0(include_top=False)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 4, 4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(applications.efficientnet.preprocess_input(x), x)

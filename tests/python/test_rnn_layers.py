@@ -245,3 +245,26 @@ def test_bidirectional_with_padding_mask_equals_unpadded_runs():
     for b, n in enumerate(lengths):
         alone = bi(x[b:b + 1, :n]).numpy()[0]
         np.testing.assert_allclose(out[b, :n], alone, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("kwargs", [{"return_sequences": True},
+                                    {"return_sequences": True, "return_state": True}, {}])
+def test_bidirectional_with_a_gapped_mask_matches_keras(cell, kwargs):
+    """Keras's Bidirectional sets zero_output_for_mask = return_sequences on both layers, so
+    masked steps of the merged sequence are zeros (a plain LSTM repeats the carried output)."""
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    x = _x(2, 4, 5, seed=3)
+    mask = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool)
+    theirs = keras.layers.Bidirectional(getattr(keras.layers, cell)(3, **kwargs))
+    k = theirs(x, mask=keras.ops.convert_to_tensor(mask))
+    ours = layers.Bidirectional(getattr(layers, cell)(3, **kwargs))
+    ours.build(x.shape)
+    ours.set_weights(theirs.get_weights())
+    g = ours(x, mask=mask)
+    g, k = (g, k) if isinstance(g, list) else ([g], [k])
+    for a, b in zip(g, k):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b.detach()), rtol=1e-5, atol=1e-6)

@@ -98,6 +98,15 @@ def decode_predictions(preds, top=5, class_index_path=None) -> list:
     return out
 
 
+def correct_pad(shape, kernel=3):
+    """The zero padding ((top, bottom), (left, right)) that centres a stride-2 'valid'
+    convolution over spatial `shape` (height, width) like TensorFlow's 'same' (Keras's
+    correct_pad; None sizes count as odd)."""
+    k = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
+    adjust = (1, 1) if shape[0] is None else (1 - shape[0] % 2, 1 - shape[1] % 2)
+    return ((k[0] // 2 - adjust[0], k[0] // 2), (k[1] // 2 - adjust[1], k[1] // 2))
+
+
 def check_weights(weights, include_top, classes, classifier_activation, who, url):
     """Keras's checks of `weights`; 'imagenet' is refused with where to get the file."""
     if weights == "imagenet":

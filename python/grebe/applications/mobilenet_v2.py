@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from grebe import layers
 from grebe.applications import imagenet_utils
+from grebe.applications.imagenet_utils import correct_pad
 from grebe.applications.imagenet_utils import decode_predictions  # noqa: F401
 
 __all__ = ["MobileNetV2", "preprocess_input", "decode_predictions"]
@@ -30,13 +31,6 @@ def _make_divisible(v, divisor=8, min_value=None):
     return new_v + divisor if new_v < 0.9 * v else new_v
 
 
-def _correct_pad(shape, kernel=3):
-    """The zero padding that centres a stride-2 'valid' convolution like TensorFlow's 'same'."""
-    adjust = (1, 1) if shape[0] is None else (1 - shape[0] % 2, 1 - shape[1] % 2)
-    half = kernel // 2
-    return ((half - adjust[0], half), (half - adjust[1], half))
-
-
 def _bn(x, name):
     return layers.BatchNormalization(axis=-1, epsilon=1e-3, momentum=0.999, name=name)(x)
 
@@ -52,7 +46,7 @@ def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
         x = _bn(x, f"{prefix}expand_BN")
         x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     if stride == 2:
-        x = layers.ZeroPadding2D(padding=_correct_pad(x.shape[1:3]), name=f"{prefix}pad")(x)
+        x = layers.ZeroPadding2D(padding=correct_pad(x.shape[1:3]), name=f"{prefix}pad")(x)
     x = layers.DepthwiseConv2D(3, strides=stride, use_bias=False,
                                padding="same" if stride == 1 else "valid",
                                name=f"{prefix}depthwise")(x)

@@ -6,6 +6,7 @@ from grebe.layers.lambda_layer import Lambda  # noqa: F401
 from grebe.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from grebe.layers.preprocessing import (RandomFlip, RandomRotation,  # noqa: F401
                                         RandomTranslation, Rescaling)
+from grebe.layers.preprocessing_normalization import Normalization  # noqa: F401
 from grebe.layers.conv import Conv1D, Conv2D, Convolution1D, Convolution2D  # noqa: F401
 from grebe.layers.conv_transpose import (  # noqa: F401
     Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose)
@@ -28,8 +29,8 @@ from grebe.layers.upsampling import Permute, RepeatVector, UpSampling1D, UpSampl
 from grebe.layers.group_normalization import GroupNormalization, UnitNormalization  # noqa: F401
 from grebe.layers.normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from grebe.layers.rnn import (  # noqa: F401
-    GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell, StackedRNNCells,
-    TimeDistributed)
+    GRU, LSTM, RNN, Bidirectional, ConvLSTM1D, ConvLSTM2D, GRUCell, LSTMCell, SimpleRNN,
+    SimpleRNNCell, StackedRNNCells, TimeDistributed)
 from grebe.layers.embedding import Embedding, Masking  # noqa: F401
 from grebe.serialization import (  # noqa: F401
     deserialize, register_serializable, serialize)

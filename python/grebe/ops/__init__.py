@@ -33,6 +33,7 @@ from grebe.ops.dropout import dropout  # noqa: F401
 from grebe.ops.loss import (sigmoid_cross_entropy, softmax_cross_entropy,  # noqa: F401
                             sparse_softmax_cross_entropy)
 from grebe.ops.rnn import gru, lstm, simple_rnn  # noqa: F401
+from grebe.ops.conv_lstm import conv_lstm  # noqa: F401
 from grebe.ops.shape_ops import flatten, getitem, permute  # noqa: F401
 
 

@@ -78,7 +78,7 @@ def weight_paths(obj, prefix: str = "") -> list:
     if isinstance(obj, L.TimeDistributed):
         return weight_paths(obj.layer, f"{prefix}layer/")
     n = len(obj.get_weights())
-    if isinstance(obj, (L.LSTM, L.GRU, L.SimpleRNN)):
+    if isinstance(obj, (L.LSTM, L.GRU, L.SimpleRNN, L.ConvLSTM1D, L.ConvLSTM2D)):
         prefix += "cell/"   # Keras keeps a recurrent layer's variables on its cell
     return [f"{prefix}vars/{i}" for i in range(n)]
 

@@ -1,6 +1,7 @@
 """Recurrent layers with Keras 3's names, arguments, defaults and weight layouts: LSTM, GRU,
 SimpleRNN, the cells LSTMCell, GRUCell, SimpleRNNCell and StackedRNNCells with the generic
-RNN(cell) layer, and the wrappers Bidirectional and TimeDistributed.
+RNN(cell) layer, the wrappers Bidirectional and TimeDistributed, and ConvLSTM1D/ConvLSTM2D
+(conv_lstm.py).
 
 Each direction of a sequence is one native call forward and one backward (grebe.ops.rnn), so
 `get_weights()` / `set_weights()` exchange Keras's arrays unchanged: kernel (F, G*U),
@@ -18,6 +19,7 @@ steps output the carried state (Keras's JAX/NumPy behaviour; TensorFlow outputs 
 masked steps before the first unmasked one).
 """
 from grebe.layers.rnn.bidirectional import Bidirectional
+from grebe.layers.rnn.conv_lstm import ConvLSTM1D, ConvLSTM2D
 from grebe.layers.rnn.cells import GRUCell, LSTMCell, SimpleRNNCell
 from grebe.layers.rnn.gru import GRU
 from grebe.layers.rnn.lstm import LSTM
@@ -27,4 +29,5 @@ from grebe.layers.rnn.stacked_rnn_cells import StackedRNNCells
 from grebe.layers.rnn.time_distributed import TimeDistributed
 
 __all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed", "LSTMCell",
-           "GRUCell", "SimpleRNNCell", "StackedRNNCells", "RNN"]
+           "GRUCell", "SimpleRNNCell", "StackedRNNCells", "RNN",
+           "ConvLSTM1D", "ConvLSTM2D"]

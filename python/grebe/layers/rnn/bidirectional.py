@@ -1,9 +1,24 @@
 """Bidirectional: runs a recurrent layer forward and a copy backward and merges them."""
 from __future__ import annotations
 
+import numpy as np
+
 from grebe import ops
 from grebe.layers.layer import Layer
 from grebe.layers.rnn.base import _RNN
+from grebe.layers.rnn.conv_lstm import ConvLSTM
+from grebe.tensor import Tensor
+
+_RECURRENT = (_RNN, ConvLSTM)  # layers with go_backwards, return_sequences/state, _n_states
+
+
+def _zero_masked(y, mask):
+    """y (B, T, ...) with the steps where mask (B, T) is False set to 0."""
+    m = np.asarray(mask.data if hasattr(mask, "data") else mask)
+    if m.ndim == 3 and m.shape[-1] == 1:
+        m = m[..., 0]
+    keep = (m != 0).reshape(m.shape + (1,) * (y.ndim - 2))
+    return ops.where(Tensor(keep), y, Tensor(np.zeros((1,) * y.ndim, np.float32)))
 
 
 class Bidirectional(Layer):
@@ -20,9 +35,9 @@ class Bidirectional(Layer):
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(layer, _RNN):
-            raise ValueError(f"Bidirectional: expected a recurrent layer (LSTM, GRU, SimpleRNN), "
-                             f"received {layer!r}")
+        if not isinstance(layer, _RECURRENT):
+            raise ValueError(f"Bidirectional: expected a recurrent layer (LSTM, GRU, SimpleRNN, "
+                             f"ConvLSTM1D/2D), received {layer!r}")
         if merge_mode not in self._MODES:
             raise ValueError(f"Bidirectional: invalid merge_mode {merge_mode!r}; expected one of "
                              f"{list(self._MODES)}")
@@ -34,13 +49,16 @@ class Bidirectional(Layer):
             config["name"] = "backward_" + layer.name
             config["go_backwards"] = not layer.go_backwards
             backward_layer = type(layer).from_config(config)
-        elif not isinstance(backward_layer, _RNN):
+        elif not isinstance(backward_layer, _RECURRENT):
             raise ValueError(f"Bidirectional: backward_layer must be a recurrent layer, received "
                              f"{backward_layer!r}")
         elif backward_layer.go_backwards == layer.go_backwards:
             raise ValueError("Bidirectional: backward_layer.go_backwards must be the opposite of "
                              "layer.go_backwards")
         self.backward_layer = backward_layer
+        for la in (self.forward_layer, self.backward_layer):
+            if getattr(la, "zero_output_for_mask", None) is not None:  # Keras: masked steps of
+                la.zero_output_for_mask = la.return_sequences          # a sequence output 0
         for attr in ("return_sequences", "return_state"):
             if getattr(backward_layer, attr) != getattr(layer, attr):
                 raise ValueError(f"Bidirectional: layer and backward_layer must agree on {attr}")
@@ -88,6 +106,8 @@ class Bidirectional(Layer):
             b, b_states = b[0], b[1:]
         if self.return_sequences:
             b = ops.getitem(b, (slice(None), slice(None, None, -1)))  # back to time order
+            if mask is not None:  # Keras: masked steps of both sequences output zeros
+                f, b = _zero_masked(f, mask), _zero_masked(b, mask)
         out = self._merge(f, b)
         if self.return_state:
             return (out if isinstance(out, list) else [out]) + list(f_states) + list(b_states)
