@@ -74,7 +74,8 @@ void check_kernel_channels(const char* op, const py::array& w, int64_t C) {
 
 // y (N,P,Q,K) = act(conv(x (N,H,W,C), w (R,S,C,K)) + bias (K)).
 f32array forward(const ConvKernels& k, const py::array& x, const py::array& w,
-                 const std::optional<py::array>& bias, const Pair& strides, const Quad& padding, const Pair& dilation, bool relu) {
+                 const std::optional<py::array>& bias, const Pair& strides, const Quad& padding,
+                 const Pair& dilation, bool relu) {
     const std::string op_name = std::string("conv2d") + k.suffix;
     const char* op = op_name.c_str();
     check_f32(x, op, "input", 4);
@@ -168,7 +169,8 @@ py::tuple backward_weights(const ConvKernels& k, const py::array& x, const py::a
 
 // (dx or None, dw or None, db or None) in one call: the relu mask is applied once when both
 // gradients are wanted. x (N,H,W,C), dy (N,P,Q,K), w (R,S,C,K).
-py::tuple backward(const ConvKernels& k, const py::array& dy, const py::array& x, const py::array& w,
+py::tuple backward(const ConvKernels& k, const py::array& dy, const py::array& x,
+                   const py::array& w,
                    const std::optional<py::array>& relu_y, const Pair& strides,
                    const Quad& padding, const Pair& dilation, bool need_dx, bool need_dw,
                    bool need_db) {

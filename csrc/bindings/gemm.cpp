@@ -30,7 +30,8 @@ bool overlaps(const py::array& x, const py::array& y) {
 }
 
 // out = act(alpha * op(a) @ op(b) + beta * out + bias); creates out when it is None.
-py::array gemm(const GemmKernels& k, const char* op_base, const py::array& a, const py::array& b, bool ta, bool tb,
+py::array gemm(const GemmKernels& k, const char* op_base, const py::array& a, const py::array& b,
+               bool ta, bool tb,
                float alpha, float beta, std::optional<py::array> c,
                std::optional<py::array> bias, bool relu) {
     const std::string op_name = std::string(op_base) + k.suffix;

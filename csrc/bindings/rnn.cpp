@@ -85,7 +85,8 @@ RnnArgs common(const std::string& op_str, RnnCell cell, const py::array& x, cons
 py::object none_or(bool cond, py::array arr) { return cond ? py::object(arr) : py::none(); }
 
 // Returns (y or None, hT, cT or None, saved or None); saved = (hs, cs, gates, aux).
-py::tuple forward(const RnnKernels& k, RnnCell cell, const py::array& x, const opt_array& h0, const opt_array& c0,
+py::tuple forward(const RnnKernels& k, RnnCell cell, const py::array& x, const opt_array& h0,
+                  const opt_array& c0,
                   const py::array& W, const py::array& R, const opt_array& bx,
                   const opt_array& bh, const opt_array& mask, const opt_array& rdrop, int act,
                   int ract, bool reverse, bool return_sequences, bool training) {
@@ -122,7 +123,8 @@ py::tuple forward(const RnnKernels& k, RnnCell cell, const py::array& x, const o
 }
 
 // Returns (dx, dh0, dc0, dW, dR, dbx, dbh), None where not requested.
-py::tuple backward(const RnnKernels& k, RnnCell cell, const py::array& x, const py::array& W, const py::array& R,
+py::tuple backward(const RnnKernels& k, RnnCell cell, const py::array& x, const py::array& W,
+                   const py::array& R,
                    const opt_array& bx, const opt_array& bh, const opt_array& mask,
                    const opt_array& rdrop, int act, int ract, bool reverse, const py::tuple& saved,
                    const opt_array& dy, const opt_array& dhT, const opt_array& dcT, bool need_dx,

@@ -10,7 +10,6 @@
 
 #include "kernels/bf16_internal.h"
 #include "kernels/conv_bf16_internal.h"
-#include "kernels/conv_internal.h"
 #include "kernels/runtime.h"
 
 namespace grebe {
@@ -210,9 +209,7 @@ void conv2d_relu_maxpool_backward_bf16(float* dx, float* dw, float* db, const fl
     if ((dx && direct_backward_data(t)) || (dw && direct_backward_weights(t))) {
         // dy routed to the winners (fp32) once, then the plain passes on it
         float* dy = bf16::scratch(bf16::kConvDy, t.N * t.P * t.Q * t.K);
-        conv::DySource src;
-        src.dyp = dyp, src.am = am, src.yp = yp, src.PH = PH, src.PW = PW;
-        conv::expand_dy(dy, src, t.N, t.P, t.Q, t.K);
+        bf16::expand_pooled_dy_avx512bf16(dy, dyp, am, yp, t, PH, PW);
         conv2d_backward_bf16(dx, dw, nullptr, dy, nullptr, x, w, t);
         if (db) pooled_bias_grad(db, dyp, yp, pooled, s.K);
         return;

@@ -1,8 +1,9 @@
 // conv_bf16_avx512bf16.cpp — convolution with vdpbf16ps (bf16.h contracts): a direct forward
-// over pairs of input channels (also the input gradient, run over dy with the kernel flipped),
-// a direct weight gradient over pairs of output columns, and the relu + max pooling of the
-// fused conv + pool. Built with the AVX-512 flags plus -mavx512bf16 (file suffix); only the
-// *_avx512bf16 entry points have external linkage, and they are called only when has_bf16().
+// over pairs of input channels (also the input gradient, run over dy with the kernel flipped)
+// and a direct weight gradient over pairs of output columns (the fused conv + pool's pooling
+// steps: conv_pool_bf16_avx512bf16.cpp). Built with the AVX-512 flags plus -mavx512bf16 (file
+// suffix); only the *_avx512bf16 entry points have external linkage, and they are called only
+// when has_bf16().
 //
 // Legend as in conv.h; Cp = ceil(C/2) channel pairs, Hp/Wp the zero-padded input size.
 //   xb (N, Hp, Wp, Cp) words: the input rounded to bf16 (round_bf16's rounding), zero-padded,
@@ -360,41 +361,6 @@ void conv_backward_weights_avx512bf16(float* dw, const float* dy, const float* x
                 kDw<2>[m - 1](dw, nk, xs, dyp, s, g, rs / s.S, rs % s.S, c0, kq * 32, n0, n1);
             else
                 kDw<1>[m - 1](dw, nk, xs, dyp, s, g, rs / s.S, rs % s.S, c0, kq * 32, n0, n1);
-        }
-    }
-}
-
-void relu_maxpool_avx512bf16(float* yp, uint8_t* am, const float* y, const Conv2dShape& t,
-                             int64_t PH, int64_t PW) {
-    // y (N, t.P, t.Q, K) -> yp, am (N, P2, Q2, K): max over each PH x PW window (first of ties,
-    // a NaN wins, the last one), then max(0, .) with NaN kept; 16 channels at a time.
-    const int64_t P2 = t.P / PH, Q2 = t.Q / PW, K = t.K, rows = t.N * P2;
-    const int nt = threads_for(rows * Q2 * K * PH * PW);
-    const __m512 zero = _mm512_setzero_ps();
-    // Each (n, i) pooled row belongs to one iteration: race-free.
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t ni = 0; ni < rows; ni++) {
-        const int64_t n = ni / P2, i = ni % P2;
-        for (int64_t j = 0; j < Q2; j++) {
-            const float* y0 = y + ((n * t.P + i * PH) * t.Q + j * PW) * K;
-            for (int64_t k = 0; k < K; k += 16) {
-                const __mmask16 mk = lanes(K - k);
-                __m512 best = _mm512_maskz_loadu_ps(mk, y0 + k);
-                __m512i idx = _mm512_setzero_si512();
-                for (int64_t a = 0; a < PH; a++)
-                    for (int64_t b = 0; b < PW; b++) {
-                        if (a == 0 && b == 0) continue;
-                        const __m512 v = _mm512_maskz_loadu_ps(mk, y0 + (a * t.Q + b) * K + k);
-                        const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
-                                               _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                        best = _mm512_mask_mov_ps(best, take, v);
-                        idx = _mm512_mask_mov_epi32(idx, take,
-                                                    _mm512_set1_epi32(int(a * PW + b)));
-                    }
-                best = _mm512_maskz_max_ps(__mmask16(0xFFFF), zero, best);  // NaN stays
-                _mm512_mask_storeu_ps(yp + (ni * Q2 + j) * K + k, mk, best);
-                _mm512_mask_cvtepi32_storeu_epi8(am + (ni * Q2 + j) * K + k, mk, idx);
-            }
         }
     }
 }

@@ -8,9 +8,9 @@
 namespace grebe {
 namespace bf16 {
 
-// Direct forward with vdpbf16ps over input-channel pairs (conv_bf16_avx512bf16.cpp): the contract of
-// conv2d_forward_bf16; work holds conv_direct_words(s) words (the bf16 padded input
-// and packed weights).
+// Direct forward with vdpbf16ps over input-channel pairs (conv_bf16_avx512bf16.cpp): the
+// contract of conv2d_forward_bf16; work holds conv_direct_words(s) words (the bf16 padded
+// input and packed weights).
 int64_t conv_direct_words(const Conv2dShape& s);
 void conv_forward_direct_avx512bf16(float* y, const float* x, const float* w, const float* bias,
                                     bool relu, const Conv2dShape& s, uint32_t* work);
@@ -25,6 +25,12 @@ void conv_backward_weights_avx512bf16(float* dw, const float* dy, const float* x
 // winner rule, AVX-512 (conv_bf16_avx512bf16.cpp).
 void relu_maxpool_avx512bf16(float* yp, uint8_t* am, const float* y, const Conv2dShape& t,
                              int64_t PH, int64_t PW);
+
+// dy (N,t.P,t.Q,K) from the fused op's pooled gradient: dyp at each window's winner (am) where
+// yp > 0, else 0 — conv::expand_dy's rule, AVX-512 and branch-free.
+void expand_pooled_dy_avx512bf16(float* dy, const float* dyp, const uint8_t* am,
+                                 const float* yp, const Conv2dShape& t, int64_t PH,
+                                 int64_t PW);
 
 }  // namespace bf16
 }  // namespace grebe

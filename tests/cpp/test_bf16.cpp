@@ -134,10 +134,14 @@ void check_gemm(const GemmCase& t, uint32_t seed) {
 TEST(Bf16, GemmMatchesDoubleReferenceOfRoundedOperands) {
     Restore restore;
     const GemmCase cases[] = {
-        {false, false, 1, 1, 1, 1, 0, false, false},   {false, false, 13, 33, 257, 1, 0, true, true},
-        {true, false, 37, 45, 70, 0.5f, 0.75f, true, false}, {false, true, 64, 64, 64, 1, 1, false, true},
-        {true, true, 145, 97, 255, -1, 0, false, false}, {false, false, 300, 290, 777, 1, 0, true, false},
-        {false, true, 2, 700, 3, 1, 0, false, false},  {true, false, 785, 131, 33, 1, 0.5f, false, false}};
+        {false, false, 1, 1, 1, 1, 0, false, false},
+        {false, false, 13, 33, 257, 1, 0, true, true},
+        {true, false, 37, 45, 70, 0.5f, 0.75f, true, false},
+        {false, true, 64, 64, 64, 1, 1, false, true},
+        {true, true, 145, 97, 255, -1, 0, false, false},
+        {false, false, 300, 290, 777, 1, 0, true, false},
+        {false, true, 2, 700, 3, 1, 0, false, false},
+        {true, false, 785, 131, 33, 1, 0.5f, false, false}};
     for (Isa isa : runnable_isas()) {
         set_isa(isa);
         uint32_t seed = 10;
@@ -258,8 +262,8 @@ TEST(Bf16, FusedConvPoolMatchesUnfusedBf16) {
                             ASSERT_NEAR(yp[o], best > 0 ? best : 0, 1e-6 + 1e-6 * std::fabs(best));
                             if (yp[o] > 0) {
                                 ASSERT_EQ(am[o], arg);
-                                dy[((n * s.P + 2 * i + arg / 2) * s.Q + 2 * j + arg % 2) * s.K + k] =
-                                    dyp[o];
+                                const int64_t p = 2 * i + arg / 2, q = 2 * j + arg % 2;
+                                dy[((n * s.P + p) * s.Q + q) * s.K + k] = dyp[o];
                             }
                         }
             Vec dx(x.size()), dw(w.size()), db(s.K), dx_ref(x.size()), dw_ref(w.size()),
@@ -337,7 +341,8 @@ TEST(Bf16, RnnEqualsFp32KernelsOnRoundedOperands) {
             const Vec x = random_vec(B * T * F, 20), W = random_vec(F * GU, 21, -0.5f, 0.5f),
                       R = random_vec(U * GU, 22, -0.4f, 0.4f);
             const RnnRun got = run_rnn(cell, true, x, W, R, B, T, F, U);
-            const RnnRun want = run_rnn(cell, false, rounded(x), rounded(W), rounded(R), B, T, F, U);
+            const RnnRun want =
+                run_rnn(cell, false, rounded(x), rounded(W), rounded(R), B, T, F, U);
             for (auto m : {&RnnRun::y, &RnnRun::hT, &RnnRun::dx, &RnnRun::dh0, &RnnRun::dW,
                            &RnnRun::dR, &RnnRun::dbx})
                 expect_close(got.*m, want.*m, 4.0 * (F + U), "rnn bf16");
@@ -369,7 +374,8 @@ TEST(Bf16, BitwiseIdenticalForAnyThreadCount) {
             const Vec rx = random_vec(64 * 5 * 32, 5), rW = random_vec(32 * 256, 6, -0.3f, 0.3f),
                       rR = random_vec(64 * 256, 7, -0.3f, 0.3f);
             const RnnRun r = run_rnn(RnnCell::lstm, true, rx, rW, rR, 64, 5, 32, 64);
-            for (const Vec* v : {&r.y, &r.dx, &r.dW, &r.dR}) all.insert(all.end(), v->begin(), v->end());
+            for (const Vec* v : {&r.y, &r.dx, &r.dW, &r.dR})
+                all.insert(all.end(), v->begin(), v->end());
             outs.push_back(all);
         }
         for (size_t i = 1; i < outs.size(); i++)
