@@ -1,5 +1,7 @@
-"""The FP32 FMA peak of the machine a benchmark runs on, derived (not measured) from the ISA grebe
-dispatches on, the CPU's FMA width and its clock, so %-of-peak figures never quote another CPU.
+"""The FP32 FMA peak of the machine a benchmark runs on, so %-of-peak figures never quote another
+CPU. `peak_gflops` measures it: grebe._C.fma_peak_gflops runs a register-only FMA loop of the
+ISA grebe dispatches on, on `threads` threads (best of three). The derived figure is printed
+beside it for reference:
 
     flops/cycle per core = 2 (multiply + add) x lanes x FMA pipes of that width
     peak = flops/cycle x clock x threads
@@ -7,7 +9,8 @@ dispatches on, the CPU's FMA width and its clock, so %-of-peak figures never quo
 AVX-512 on AMD Zen 4 (cpu family 25) runs as two 256-bit halves: 32 flops/cycle, the same as
 AVX2; Zen 5 (family 26) and Intel server cores with two 512-bit FMA units do 64. The clock is the
 highest the kernel reports (cpufreq's maximum, else /proc/cpuinfo's "cpu MHz", which under a
-hypervisor is often the base clock, so the peak may be understated by the boost ratio).
+hypervisor is often the base clock: the derived peak is then understated by the boost ratio,
+which is why the benches use the measured one; a derived peak put bench/rnn.py above 100%).
 """
 from __future__ import annotations
 
@@ -51,11 +54,20 @@ def flops_per_cycle(isa: str) -> int:
     return 8  # SSE: two 128-bit pipes, no FMA (the portable build)
 
 
-def peak_gflops(isa: str, threads: int) -> tuple[float, str]:
-    """(peak GFLOP/s, a line that says how it was derived)."""
+def derived_gflops(isa: str, threads: int) -> tuple[float, str]:
+    """(peak GFLOP/s from the FMA width and the reported clock, how it was derived)."""
     ghz, src = clock_ghz()
     fpc = flops_per_cycle(isa)
-    peak = fpc * ghz * threads
+    return fpc * ghz * threads, f"{fpc} flops/cycle ({isa}) x {ghz:.2f} GHz ({src}) x {threads}"
+
+
+def peak_gflops(isa: str, threads: int) -> tuple[float, str]:
+    """(measured peak GFLOP/s of grebe's active ISA on `threads` threads, a line that says how it
+    was measured, with the derived figure beside it). `isa` names the active ISA for the line."""
+    from grebe import _C
+
+    peak = max(_C.fma_peak_gflops(threads, 0.1) for _ in range(3))
+    derived, how = derived_gflops(isa, threads)
     cores = os.cpu_count() or 1
-    return peak, (f"peak {peak:.0f} GFLOP/s derived: {fpc} flops/cycle ({isa}) x {ghz:.2f} GHz "
-                  f"({src}) x {threads} threads ({cores} CPUs)")
+    return peak, (f"peak {peak:.0f} GFLOP/s measured (_C.fma_peak_gflops, {isa}, {threads} "
+                  f"threads, {cores} CPUs); derived from the clock: {derived:.0f} = {how}")

@@ -5,7 +5,7 @@
 For each cell and batch size: the training step (forward + softmax cross-entropy + backward +
 Adam update) and the inference forward, medians of interleaved repeats, the ratio
 PyTorch / grebe (> 1: grebe is faster) and grebe's fraction of this machine's FP32 FMA peak
-(derived from the ISA, FMA width and clock: bench/_peak.py). A training step counts 3x the
+(measured: _C.fma_peak_gflops via bench/_peak.py). A training step counts 3x the
 forward FLOPs (input-gradient GEMM excluded: the RNN is the first layer): LSTM about 1.57 GFLOP
 at batch 64, GRU about 1.18. Targets at batch 64: LSTM training >= 1.5x PyTorch and inference
 >= 1.2x, GRU training >= 3x. Writes bench/results/rnn.json. Works from a plain `pip install .`

@@ -119,7 +119,8 @@ f32array batch_norm_backward_data_py(const py::array& dy, const py::array& x,
 py::tuple batch_norm_train_forward_py(const py::array& x, const py::object& gamma,
                                       const py::object& beta, double eps,
                                       const py::object& moving_mean,
-                                      const py::object& moving_var, double momentum) {
+                                      const py::object& moving_var, double momentum,
+                                      bool relu) {
     const char* op = "batch_norm";
     check_rows(x, op, "x");
     const int64_t M = x.shape(0), C = x.shape(1);
@@ -169,7 +170,10 @@ py::tuple batch_norm_train_forward_py(const py::array& x, const py::object& gamm
             scale[c] = gp ? gp[c] * ip[c] : ip[c];
             shift[c] = (bp ? bp[c] : 0.0f) - mp[c] * scale[c];
         }
-        batch_norm_apply(yp, xp, scale.data(), shift.data(), M, C);
+        if (relu)
+            batch_norm_apply_relu(yp, xp, scale.data(), shift.data(), M, C);
+        else
+            batch_norm_apply(yp, xp, scale.data(), shift.data(), M, C);
     }
     return py::make_tuple(y, mean, var, inv);
 }
@@ -216,9 +220,18 @@ py::tuple batch_norm_infer_forward_py(const py::array& x, const py::array& mean,
 // The training-mode backward in one call -> (dx or None, dgamma, dbeta).
 py::tuple batch_norm_train_backward_py(const py::array& dy, const py::array& x,
                                        const py::array& mean, const py::array& inv_std,
-                                       const py::object& gamma, bool need_dx) {
+                                       const py::object& gamma, bool need_dx,
+                                       const py::object& relu_y) {
     const char* op = "batch_norm_backward";
     const int64_t M = check_bn_backward(dy, x, mean, inv_std, op), C = x.shape(1);
+    py::array ry;
+    const float* ryp = nullptr;  // the fused ReLU's output: g = dy where relu_y > 0
+    if (!relu_y.is_none()) {
+        ry = relu_y.cast<py::array>();
+        check_f32(ry, op, "relu_y", 2);
+        check_shape(ry, {M, C}, op, "relu_y");
+        ryp = ptr_f32(ry);
+    }
     const float* gp = nullptr;
     py::array g;
     if (!gamma.is_none()) {
@@ -239,8 +252,13 @@ py::tuple batch_norm_train_backward_py(const py::array& dy, const py::array& x,
     }
     {
         py::gil_scoped_release nogil;
-        batch_norm_backward_reduce(bp, kp, dyp, xp, mp, ip, M, C);
-        if (dxp) batch_norm_backward_data(dxp, dyp, xp, mp, ip, gp, bp, kp, M, C);
+        if (ryp) {
+            batch_norm_relu_backward_reduce(bp, kp, dyp, ryp, xp, mp, ip, M, C);
+            if (dxp) batch_norm_relu_backward_data(dxp, dyp, ryp, xp, mp, ip, gp, bp, kp, M, C);
+        } else {
+            batch_norm_backward_reduce(bp, kp, dyp, xp, mp, ip, M, C);
+            if (dxp) batch_norm_backward_data(dxp, dyp, xp, mp, ip, gp, bp, kp, M, C);
+        }
     }
     return py::make_tuple(dx, dgamma, dbeta);
 }
@@ -251,16 +269,18 @@ void bind_batchnorm(py::module_& m) {
     using py::arg;
     m.def("batch_norm_train_forward", &batch_norm_train_forward_py, arg("x"), arg("gamma"),
           arg("beta"), arg("epsilon"), arg("moving_mean") = py::none(),
-          arg("moving_var") = py::none(), arg("momentum") = 0.0,
+          arg("moving_var") = py::none(), arg("momentum") = 0.0, arg("relu") = false,
           "Training-mode batch normalization of x (M,C) with its batch statistics -> (y, mean, "
-          "var (biased), inv_std); updates moving_mean/moving_var in place when given.");
+          "var (biased), inv_std); updates moving_mean/moving_var in place when given; relu: "
+          "y = max(normalized, 0) in the same pass.");
     m.def("batch_norm_infer_forward", &batch_norm_infer_forward_py, arg("x"), arg("mean"),
           arg("variance"), arg("scale"), arg("offset"), arg("epsilon"),
           "Batch normalization of x (M,C) with given statistics -> (y, inv_std, scale * "
           "inv_std).");
     m.def("batch_norm_train_backward", &batch_norm_train_backward_py, arg("dy"), arg("x"),
-          arg("mean"), arg("inv_std"), arg("gamma"), arg("need_dx"),
-          "Gradients of batch_norm_train_forward -> (dx (M,C) or None, dgamma (C), dbeta (C)).");
+          arg("mean"), arg("inv_std"), arg("gamma"), arg("need_dx"), arg("relu_y") = py::none(),
+          "Gradients of batch_norm_train_forward -> (dx (M,C) or None, dgamma (C), dbeta (C)); "
+          "relu_y: the output of a relu=True forward (the gradient goes through the ReLU).");
     m.def("batch_norm_stats", &batch_norm_stats_py, arg("x"),
           "x (M,C) -> (mean (C), var (C)), the biased batch variance.");
     m.def("batch_norm_apply", &batch_norm_apply_py, arg("x"), arg("scale"), arg("shift"),

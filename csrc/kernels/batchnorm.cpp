@@ -9,7 +9,20 @@
 
 namespace grebe {
 
+// AVX-512 variants (batchnorm_avx512.cpp); relu / relu_y select the fused ReLU forms.
+void batch_norm_stats_avx512(float* mean, float* var, const float* x, int64_t M, int64_t C);
+void batch_norm_apply_avx512(float* y, const float* x, const float* scale, const float* shift,
+                             int64_t M, int64_t C, bool relu);
+void batch_norm_backward_reduce_avx512(float* dbeta, float* dgamma, const float* dy,
+                                       const float* x, const float* mean, const float* inv_std,
+                                       const float* relu_y, int64_t M, int64_t C);
+void batch_norm_backward_data_avx512(float* dx, const float* dy, const float* x,
+                                     const float* mean, const float* a, const float* b,
+                                     const float* k, const float* relu_y, int64_t M, int64_t C);
+
 namespace {
+
+bool use_avx512() { return active_isa() == Isa::avx512; }
 
 constexpr int64_t kSub = 64;     // rows summed in float before they join the double sum
 constexpr int64_t kUnit = 1024;  // rows per parallel unit (a multiple of kSub)
@@ -68,6 +81,7 @@ void for_row_blocks(int64_t M, int64_t C, const Rows& rows) {
 }  // namespace
 
 void batch_norm_stats(float* mean, float* var, const float* x, int64_t M, int64_t C) {
+    if (use_avx512()) return batch_norm_stats_avx512(mean, var, x, M, C);
     // x - x[0] keeps the sums small; d = x - shift, var = E[d^2] - E[d]^2.
     std::vector<float> shift(x, x + C);
     std::vector<double> s1(C), s2(C);
@@ -92,6 +106,7 @@ void batch_norm_stats(float* mean, float* var, const float* x, int64_t M, int64_
 
 void batch_norm_apply(float* y, const float* x, const float* scale, const float* shift,
                       int64_t M, int64_t C) {
+    if (use_avx512()) return batch_norm_apply_avx512(y, x, scale, shift, M, C, false);
     for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; r++) {
             const float* xr = x + r * C;
@@ -103,6 +118,9 @@ void batch_norm_apply(float* y, const float* x, const float* scale, const float*
 
 void batch_norm_backward_reduce(float* dbeta, float* dgamma, const float* dy, const float* x,
                                 const float* mean, const float* inv_std, int64_t M, int64_t C) {
+    if (use_avx512())
+        return batch_norm_backward_reduce_avx512(dbeta, dgamma, dy, x, mean, inv_std, nullptr,
+                                                 M, C);
     std::vector<double> s1(C), s2(C);
     reduce_rows(s1.data(), s2.data(), M, C,
                 [&](int64_t r, int64_t c0, int64_t cn, float* sa, float* sb) {
@@ -132,6 +150,9 @@ void batch_norm_backward_data(float* dx, const float* dy, const float* x, const 
         b[c] = dbeta[c] * inv_m;
         k[c] = dgamma[c] * inv_std[c] * inv_m;
     }
+    if (use_avx512())
+        return batch_norm_backward_data_avx512(dx, dy, x, mean, a.data(), b.data(), k.data(),
+                                               nullptr, M, C);
     for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; r++) {
             const float* g = dy + r * C;
@@ -139,6 +160,76 @@ void batch_norm_backward_data(float* dx, const float* dy, const float* x, const 
             float* d = dx + r * C;
             for (int64_t c = 0; c < C; c++)
                 d[c] = a[c] * (g[c] - b[c] - (xr[c] - mean[c]) * k[c]);
+        }
+    });
+}
+
+// ---- batch norm + ReLU ---------------------------------------------------------------------
+
+void batch_norm_apply_relu(float* y, const float* x, const float* scale, const float* shift,
+                           int64_t M, int64_t C) {
+    if (use_avx512()) return batch_norm_apply_avx512(y, x, scale, shift, M, C, true);
+    for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; r++) {
+            const float* xr = x + r * C;
+            float* yr = y + r * C;
+            for (int64_t c = 0; c < C; c++) {
+                const float v = xr[c] * scale[c] + shift[c];
+                yr[c] = v < 0.0f ? 0.0f : v;  // NaN kept (the relu kernel's rule)
+            }
+        }
+    });
+}
+
+void batch_norm_relu_backward_reduce(float* dbeta, float* dgamma, const float* dy,
+                                     const float* relu_y, const float* x, const float* mean,
+                                     const float* inv_std, int64_t M, int64_t C) {
+    if (use_avx512())
+        return batch_norm_backward_reduce_avx512(dbeta, dgamma, dy, x, mean, inv_std, relu_y,
+                                                 M, C);
+    std::vector<double> s1(C), s2(C);
+    reduce_rows(s1.data(), s2.data(), M, C,
+                [&](int64_t r, int64_t c0, int64_t cn, float* sa, float* sb) {
+                    const float* g = dy + r * C + c0;
+                    const float* yr = relu_y + r * C + c0;
+                    const float* xr = x + r * C + c0;
+                    const float* m = mean + c0;
+                    for (int64_t c = 0; c < cn; c++) {
+                        const float gc = yr[c] > 0.0f ? g[c] : 0.0f;  // relu'(0) = 0
+                        sa[c] += gc;
+                        sb[c] += gc * (xr[c] - m[c]);
+                    }
+                });
+    for (int64_t c = 0; c < C; c++) {
+        dbeta[c] = static_cast<float>(s1[c]);
+        dgamma[c] = static_cast<float>(s2[c] * static_cast<double>(inv_std[c]));
+    }
+}
+
+void batch_norm_relu_backward_data(float* dx, const float* dy, const float* relu_y,
+                                   const float* x, const float* mean, const float* inv_std,
+                                   const float* gamma, const float* dbeta, const float* dgamma,
+                                   int64_t M, int64_t C) {
+    std::vector<float> a(C), b(C), k(C);  // as in batch_norm_backward_data
+    const float inv_m = 1.0f / static_cast<float>(M);
+    for (int64_t c = 0; c < C; c++) {
+        a[c] = (gamma ? gamma[c] : 1.0f) * inv_std[c];
+        b[c] = dbeta[c] * inv_m;
+        k[c] = dgamma[c] * inv_std[c] * inv_m;
+    }
+    if (use_avx512())
+        return batch_norm_backward_data_avx512(dx, dy, x, mean, a.data(), b.data(), k.data(),
+                                               relu_y, M, C);
+    for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; r++) {
+            const float* g = dy + r * C;
+            const float* yr = relu_y + r * C;
+            const float* xr = x + r * C;
+            float* d = dx + r * C;
+            for (int64_t c = 0; c < C; c++) {
+                const float gc = yr[c] > 0.0f ? g[c] : 0.0f;
+                d[c] = a[c] * (gc - b[c] - (xr[c] - mean[c]) * k[c]);
+            }
         }
     });
 }

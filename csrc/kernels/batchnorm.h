@@ -10,6 +10,8 @@
 // unit, units added in order), so every result is bit-identical for any thread count. The
 // variance is computed from data shifted by the first row (x - x[0]), which keeps the one-pass
 // formula E[d^2] - E[d]^2 free of cancellation when |mean| >> std.
+// On AVX-512 CPUs every kernel runs batchnorm_avx512.cpp's variant (same scheme; four row
+// partials per 64-row sub-block), chosen at run time with grebe::active_isa().
 #pragma once
 #include <cstdint>
 
@@ -32,5 +34,20 @@ void batch_norm_backward_reduce(float* dbeta, float* dgamma, const float* dy, co
 void batch_norm_backward_data(float* dx, const float* dy, const float* x, const float* mean,
                               const float* inv_std, const float* gamma, const float* dbeta,
                               const float* dgamma, int64_t M, int64_t C);
+
+// Batch norm followed by a ReLU, as one pass each way (ResNet's BN + ReLU):
+// x (M,C), scale, shift (C) -> y (M,C) = max(x * scale + shift, 0), NaN kept (y may alias x).
+void batch_norm_apply_relu(float* y, const float* x, const float* scale, const float* shift,
+                           int64_t M, int64_t C);
+
+// batch_norm_backward_reduce / _data with dy replaced by g = dy where relu_y > 0, else 0
+// (the gradient through the ReLU whose output is relu_y (M,C)).
+void batch_norm_relu_backward_reduce(float* dbeta, float* dgamma, const float* dy,
+                                     const float* relu_y, const float* x, const float* mean,
+                                     const float* inv_std, int64_t M, int64_t C);
+void batch_norm_relu_backward_data(float* dx, const float* dy, const float* relu_y,
+                                   const float* x, const float* mean, const float* inv_std,
+                                   const float* gamma, const float* dbeta, const float* dgamma,
+                                   int64_t M, int64_t C);
 
 }  // namespace grebe

@@ -15,6 +15,10 @@
 #endif
 
 namespace grebe {
+
+// AVX-512 row kernel (loss_avx512.cpp): the contract of row_exp_sum below.
+double row_exp_sum_avx512(float* e, const float* x, int64_t C, float* mx_out);
+
 namespace {
 
 // exp(x) for x <= 0 (a logit minus its row max), within 2 ulp of std::exp: Cephes's expf.
@@ -109,8 +113,10 @@ inline float row_max(const float* x, int64_t C) {
 }
 
 // One row: returns sum_c exp(x_c - mx) (double, fixed order) and sets mx = max_c x_c; when
-// e is not null it also receives exp(x - mx). lse = mx + log(sum).
-inline double row_exp_sum(float* e, const float* x, int64_t C, float* mx_out) {
+// e is not null it also receives exp(x - mx). lse = mx + log(sum). v512: loss_avx512.cpp's
+// kernel (the same exp bits; the double sum in its own fixed lane order).
+inline double row_exp_sum(float* e, const float* x, int64_t C, float* mx_out, bool v512) {
+    if (v512) return row_exp_sum_avx512(e, x, C, mx_out);
     float mx = row_max(x, C);
     if (!std::isfinite(mx)) mx = 0.0f;  // all -inf, or +inf/NaN: let the inf/NaN propagate
     *mx_out = mx;
@@ -129,13 +135,14 @@ inline double row_exp_sum(float* e, const float* x, int64_t C, float* mx_out) {
 // logits (N,C), labels (N,) -> loss (N,), dlogits (N,C) = softmax - onehot.
 void softmax_cross_entropy_sparse(float* loss, float* dlogits, const float* logits,
                                   const int64_t* labels, int64_t N, int64_t C) {
+    const bool v512 = active_isa() == Isa::avx512;
     // Each row i writes only loss[i] and dlogits row i: no two threads share an output.
     #pragma omp parallel for if (threads_for(N * C * 4) > 1) num_threads(threads_for(N * C * 4))
     for (int64_t i = 0; i < N; i++) {
         const float* x = logits + i * C;
         float* e = dlogits ? dlogits + i * C : nullptr;
         float mx;
-        const double s = row_exp_sum(e, x, C, &mx);
+        const double s = row_exp_sum(e, x, C, &mx, v512);
         const int64_t y = labels[i];
         loss[i] = (mx + static_cast<float>(std::log(s))) - x[y];
         if (e) {
@@ -149,6 +156,7 @@ void softmax_cross_entropy_sparse(float* loss, float* dlogits, const float* logi
 // logits (N,C), targets (N,C) -> loss (N,), dlogits (N,C) = softmax * sum(t) - t.
 void softmax_cross_entropy_dense(float* loss, float* dlogits, const float* logits,
                                  const float* targets, int64_t N, int64_t C) {
+    const bool v512 = active_isa() == Isa::avx512;
     // Each row i writes only loss[i] and dlogits row i: no two threads share an output.
     #pragma omp parallel for if (threads_for(N * C * 4) > 1) num_threads(threads_for(N * C * 4))
     for (int64_t i = 0; i < N; i++) {
@@ -156,7 +164,7 @@ void softmax_cross_entropy_dense(float* loss, float* dlogits, const float* logit
         const float* t = targets + i * C;
         float* e = dlogits ? dlogits + i * C : nullptr;
         float mx;
-        const double s = row_exp_sum(e, x, C, &mx);
+        const double s = row_exp_sum(e, x, C, &mx, v512);
         const float lse = mx + static_cast<float>(std::log(s));
         double l = 0.0, tsum = 0.0;
         for (int64_t c = 0; c < C; c++) {

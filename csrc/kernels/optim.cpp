@@ -1,7 +1,8 @@
 // optim.cpp — fused optimizer updates: one pass over each parameter tensor, no temporaries.
 // The formulas are Keras 3's (see optim.h). Elementwise work is split into fixed chunks that
 // threads share out; each element's result depends only on its own inputs, so any thread count
-// gives the same bits. Loops with a square root use SSE (the x86-64 baseline) explicitly,
+// gives the same bits. On AVX-512 CPUs optim_avx512.cpp's bodies run each range (the same
+// operations in the same order: the same bits). Loops with a square root use SSE explicitly,
 // because -fmath-errno keeps the compiler from vectorizing std::sqrt; sqrtps/divps round like
 // their scalar forms, so vector body and scalar tail agree bit for bit.
 #include "kernels/optim.h"
@@ -16,9 +17,26 @@
 #endif
 
 namespace grebe {
+
+// AVX-512 bodies over an element range (optim_avx512.cpp); bit-identical to the loops here.
+void sgd_range_avx512(float* w, const float* g, int64_t b, int64_t e, float lr, GradPrep prep,
+                      bool plain);
+void sgd_momentum_range_avx512(float* w, float* mo, const float* g, int64_t b, int64_t e,
+                               float lr, float momentum, bool nesterov, GradPrep prep);
+void adam_range_avx512(float* w, float* mo, float* v, float* vhat, const float* g, int64_t b,
+                       int64_t e, float lr, float alpha, float beta1, float beta2, float eps,
+                       GradPrep prep);
+void rmsprop_range_avx512(float* w, float* v, float* mom, float* avg, const float* g, int64_t b,
+                          int64_t e, float lr, float rho, float momentum, float eps,
+                          GradPrep prep);
+void adagrad_range_avx512(float* w, float* acc, const float* g, int64_t b, int64_t e, float lr,
+                          float eps, GradPrep prep);
+
 namespace {
 
 constexpr int64_t kChunk = 16384;
+
+bool use_avx512() { return active_isa() == Isa::avx512; }
 
 // Calls body(begin, end) over [0, n): serially when the work is small, else over fixed chunks
 // shared by the threads. Chunks never overlap, so no two threads write the same element.
@@ -61,7 +79,9 @@ inline __m128 decay4(__m128 w, float lr, const GradPrep& p) {
 // w (n) -= lr * g.
 void sgd_update(float* w, const float* g, int64_t n, float lr, GradPrep prep) {
     const bool plain = prep.gscale == 1.0f && prep.clip <= 0.0f && prep.wd == 0.0f;
+    const bool v512 = use_avx512();
     for_chunks(n, 2, [=](int64_t b, int64_t e) {
+        if (v512) return sgd_range_avx512(w, g, b, e, lr, prep, plain);
         float* __restrict wp = w;
         const float* __restrict gp = g;
         if (plain) {
@@ -76,7 +96,9 @@ void sgd_update(float* w, const float* g, int64_t n, float lr, GradPrep prep) {
 // m (n) = momentum * m - lr * g; w += m (or the Nesterov form).
 void sgd_momentum_update(float* w, float* m, const float* g, int64_t n, float lr,
                          float momentum, bool nesterov, GradPrep prep) {
+    const bool v512 = use_avx512();
     for_chunks(n, 4, [=](int64_t b, int64_t e) {
+        if (v512) return sgd_momentum_range_avx512(w, m, g, b, e, lr, momentum, nesterov, prep);
         float* __restrict wp = w;
         float* __restrict mp = m;
         const float* __restrict gp = g;
@@ -94,7 +116,10 @@ void sgd_momentum_update(float* w, float* m, const float* g, int64_t n, float lr
 void adam_update(float* w, float* m, float* v, float* vhat, const float* g, int64_t n,
                  float lr, float alpha, float beta1, float beta2, float eps, GradPrep prep) {
     const float c1 = 1.0f - beta1, c2 = 1.0f - beta2;
+    const bool v512 = use_avx512();
     for_chunks(n, 8, [=](int64_t b, int64_t e) {
+        if (v512)
+            return adam_range_avx512(w, m, v, vhat, g, b, e, lr, alpha, beta1, beta2, eps, prep);
         float* __restrict wp = w;
         float* __restrict mp = m;
         float* __restrict vp = v;
@@ -140,7 +165,10 @@ void adam_update(float* w, float* m, float* v, float* vhat, const float* g, int6
 void rmsprop_update(float* w, float* v, float* mom, float* avg, const float* g, int64_t n,
                     float lr, float rho, float momentum, float eps, GradPrep prep) {
     const float c = 1.0f - rho;
+    const bool v512 = use_avx512();
     for_chunks(n, 8, [=](int64_t b, int64_t e) {
+        if (v512)
+            return rmsprop_range_avx512(w, v, mom, avg, g, b, e, lr, rho, momentum, eps, prep);
         float* __restrict wp = w;
         float* __restrict vp = v;
         float* __restrict mp = mom;
@@ -199,7 +227,9 @@ void rmsprop_update(float* w, float* v, float* mom, float* avg, const float* g, 
 // Adagrad, Keras 3 form: w -= lr * g / sqrt(acc + eps).
 void adagrad_update(float* w, float* acc, const float* g, int64_t n, float lr, float eps,
                     GradPrep prep) {
+    const bool v512 = use_avx512();
     for_chunks(n, 6, [=](int64_t b, int64_t e) {
+        if (v512) return adagrad_range_avx512(w, acc, g, b, e, lr, eps, prep);
         float* __restrict wp = w;
         float* __restrict cp = acc;
         const float* __restrict gp = g;

@@ -1,7 +1,8 @@
 // pool.cpp — max and average pooling over NHWC float32 (see pool.h for the legend), and global
-// pooling. Built without ISA flags: the portable row kernels live here, the AVX2 ones (max
-// pooling with a u8 argmax, average pooling) in pool_avx2.cpp, chosen at run time with
-// grebe::active_isa(). Global pooling is portable only (a plain streaming reduction).
+// pooling. Built without ISA flags: the portable row kernels live here, the AVX2 and AVX-512
+// ones (max pooling with a u8 argmax, average pooling) in pool_avx2.cpp / pool_avx512.cpp,
+// chosen at run time with grebe::active_isa(). Global pooling is portable only (a plain
+// streaming reduction).
 //
 // Threading: forward kernels give each thread whole output rows (n, p); backward kernels give
 // each thread whole input rows (n, h) and *gather* from the windows that hold the row, so
@@ -21,6 +22,14 @@ void max_pool2d_row_u8_avx2(float* yr, uint8_t* ar, const float* xn, const Pool2
 void max_pool2d_backward_row_u8_avx2(float* dxr, const float* dyn, const uint8_t* an,
                                      const Pool2dShape& s, int64_t h);
 void avg_pool2d_row_avx2(float* yr, const float* xn, const Pool2dShape& s, int64_t p);
+// AVX-512 row kernels (pool_avx512.cpp); the same contracts.
+void max_pool2d_row_u8_avx512(float* yr, uint8_t* ar, const float* xn, const Pool2dShape& s,
+                              int64_t p);
+void max_pool2d_backward_row_u8_avx512(float* dxr, const float* dyn, const uint8_t* an,
+                                       const Pool2dShape& s, int64_t h);
+void avg_pool2d_row_avx512(float* yr, const float* xn, const Pool2dShape& s, int64_t p);
+void avg_pool2d_backward_row_avx512(float* dxr, const float* dyn, const Pool2dShape& s,
+                                    int64_t h);
 void avg_pool2d_backward_row_avx2(float* dxr, const float* dyn, const Pool2dShape& s,
                                   int64_t h);
 
@@ -196,11 +205,13 @@ template <typename Idx>
 void max_forward(float* y, Idx* argmax, const float* x, const Pool2dShape& s) {
     const int64_t img = s.H * s.W * s.C, out = s.P * s.Q * s.C, row = s.Q * s.C;
     const bool avx2 = sizeof(Idx) == 1 && active_isa() != Isa::generic;
+    const bool avx512 = sizeof(Idx) == 1 && active_isa() == Isa::avx512;
     // Race-free: row (n, p) writes y[n, p] and argmax[n, p] only.
     for_each_row(s.N, s.P, s.N * img, [&](int64_t n, int64_t p) {
         float* yr = y + n * out + p * row;
         Idx* ar = argmax + n * out + p * row;
         if constexpr (sizeof(Idx) == 1) {
+            if (avx512) return max_pool2d_row_u8_avx512(yr, ar, x + n * img, s, p);
             if (avx2) return max_pool2d_row_u8_avx2(yr, ar, x + n * img, s, p);
         }
         max_row(yr, ar, x + n * img, s, p);
@@ -211,10 +222,14 @@ template <typename Idx>
 void max_backward(float* dx, const float* dy, const Idx* argmax, const Pool2dShape& s) {
     const int64_t img = s.H * s.W * s.C, out = s.P * s.Q * s.C, row = s.W * s.C;
     const bool avx2 = sizeof(Idx) == 1 && active_isa() != Isa::generic;
+    const bool avx512 = sizeof(Idx) == 1 && active_isa() == Isa::avx512;
     // Race-free: row (n, h) writes dx[n, h] only, gathering from the windows that hold it.
     for_each_row(s.N, s.H, s.N * img, [&](int64_t n, int64_t h) {
         float* dxr = dx + n * img + h * row;
         if constexpr (sizeof(Idx) == 1) {
+            if (avx512)
+                return max_pool2d_backward_row_u8_avx512(dxr, dy + n * out, argmax + n * out, s,
+                                                         h);
             if (avx2) return max_pool2d_backward_row_u8_avx2(dxr, dy + n * out, argmax + n * out,
                                                              s, h);
         }
@@ -242,8 +257,9 @@ void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax,
 void avg_pool2d_forward(float* y, const float* x, const Pool2dShape& s) {
     const int64_t img = s.H * s.W * s.C, out = s.P * s.Q * s.C, row = s.Q * s.C;
     // Race-free: row (n, p) writes y[n, p] only.
-    const bool avx2 = active_isa() != Isa::generic;
+    const bool avx2 = active_isa() != Isa::generic, avx512 = active_isa() == Isa::avx512;
     for_each_row(s.N, s.P, s.N * img, [&](int64_t n, int64_t p) {
+        if (avx512) return avg_pool2d_row_avx512(y + n * out + p * row, x + n * img, s, p);
         if (avx2) return avg_pool2d_row_avx2(y + n * out + p * row, x + n * img, s, p);
         avg_row(y + n * out + p * row, x + n * img, s, p);
     });
@@ -252,8 +268,10 @@ void avg_pool2d_forward(float* y, const float* x, const Pool2dShape& s) {
 void avg_pool2d_backward(float* dx, const float* dy, const Pool2dShape& s) {
     const int64_t img = s.H * s.W * s.C, out = s.P * s.Q * s.C, row = s.W * s.C;
     // Race-free: row (n, h) writes dx[n, h] only, gathering from the windows that hold it.
-    const bool avx2 = active_isa() != Isa::generic;
+    const bool avx2 = active_isa() != Isa::generic, avx512 = active_isa() == Isa::avx512;
     for_each_row(s.N, s.H, s.N * img, [&](int64_t n, int64_t h) {
+        if (avx512)
+            return avg_pool2d_backward_row_avx512(dx + n * img + h * row, dy + n * out, s, h);
         if (avx2) return avg_pool2d_backward_row_avx2(dx + n * img + h * row, dy + n * out, s, h);
         avg_backward_row(dx + n * img + h * row, dy + n * out, s, h);
     });

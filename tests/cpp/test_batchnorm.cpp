@@ -125,5 +125,50 @@ TEST(BatchNorm, BitwiseInvariantToThreads) {
         ASSERT_EQ(0, std::memcmp(outs[0].data(), outs[k].data(), outs[0].size() * 4));
 }
 
+// Batch norm + ReLU in one pass each way equals the two steps: apply then max(., 0), and the
+// backward of dy masked by the ReLU (relu_y > 0), bit for bit (the same sums on the masked
+// gradient); and the fused kernels are bit-identical for 1, 2 and 3 threads.
+TEST(BatchNorm, ReluFusedEqualsTwoSteps) {
+    const int before = num_threads();
+    for (const auto& mc : {std::pair<int64_t, int64_t>{7, 5}, {1500, 16}, {2100, 67}}) {
+        const int64_t M = mc.first, C = mc.second;
+        SCOPED_TRACE(testing::Message() << "M=" << M << " C=" << C);
+        const std::vector<float> x = random_vec(M * C, 6, -2.0f, 2.0f), dy = random_vec(M * C, 7);
+        const std::vector<float> gamma = random_vec(C, 8, 0.5f, 1.5f), shift = random_vec(C, 9);
+        std::vector<float> mean(C), var(C), inv(C), scale(C);
+        batch_norm_stats(mean.data(), var.data(), x.data(), M, C);
+        for (int64_t c = 0; c < C; c++) {
+            inv[c] = 1.0f / std::sqrt(var[c] + 1e-3f);
+            scale[c] = gamma[c] * inv[c];
+        }
+        std::vector<float> y(M * C), g(M * C);
+        batch_norm_apply(y.data(), x.data(), scale.data(), shift.data(), M, C);
+        for (int64_t i = 0; i < M * C; i++) {
+            y[i] = y[i] < 0.0f ? 0.0f : y[i];
+            g[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        }
+        std::vector<float> db(C), dg(C), dx(M * C);
+        batch_norm_backward_reduce(db.data(), dg.data(), g.data(), x.data(), mean.data(),
+                                   inv.data(), M, C);
+        batch_norm_backward_data(dx.data(), g.data(), x.data(), mean.data(), inv.data(),
+                                 gamma.data(), db.data(), dg.data(), M, C);
+        for (int t : {1, 2, 3}) {
+            set_num_threads(t);
+            std::vector<float> yf(M * C), dbf(C), dgf(C), dxf(M * C);
+            batch_norm_apply_relu(yf.data(), x.data(), scale.data(), shift.data(), M, C);
+            batch_norm_relu_backward_reduce(dbf.data(), dgf.data(), dy.data(), yf.data(),
+                                            x.data(), mean.data(), inv.data(), M, C);
+            batch_norm_relu_backward_data(dxf.data(), dy.data(), yf.data(), x.data(),
+                                          mean.data(), inv.data(), gamma.data(), dbf.data(),
+                                          dgf.data(), M, C);
+            ASSERT_EQ(0, std::memcmp(y.data(), yf.data(), y.size() * 4)) << "y, threads " << t;
+            ASSERT_EQ(0, std::memcmp(db.data(), dbf.data(), C * 4)) << "dbeta, threads " << t;
+            ASSERT_EQ(0, std::memcmp(dg.data(), dgf.data(), C * 4)) << "dgamma, threads " << t;
+            ASSERT_EQ(0, std::memcmp(dx.data(), dxf.data(), dx.size() * 4)) << "dx, threads " << t;
+        }
+    }
+    set_num_threads(before);
+}
+
 }  // namespace
 }  // namespace grebe

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -160,6 +161,45 @@ TEST(Loss, SameBitsForAnyThreadCount) {
     for (int k = 1; k < 3; k++) {
         EXPECT_EQ(losses[0], losses[k]);
         EXPECT_EQ(grads[0], grads[k]);
+    }
+}
+
+// Every ISA against the portable kernel: the same loss and gradient within float rounding (the
+// row sums run in a different double order), and NaN / inf rows in the same places, for row
+// lengths around the vector widths.
+TEST(Loss, EveryIsaMatchesPortable) {
+    testing_util::Restore restore;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t C : {int64_t{1}, int64_t{10}, int64_t{16}, int64_t{37}, int64_t{300}}) {
+        const int64_t N = 9;
+        Vec x = random_vec(N * C, 7, -30.0f, 30.0f), t = random_vec(N * C, 8, 0.0f, 1.0f);
+        x[2 * C + C / 2] = nan;                                        // a NaN row
+        x[4 * C] = std::numeric_limits<float>::infinity();             // a +inf row
+        std::vector<int64_t> y(N);
+        for (int64_t i = 0; i < N; i++) y[i] = (i * 3) % C;
+        auto run = [&]() {
+            Vec ls(N), gs(N * C), ld(N), gd(N * C);
+            softmax_cross_entropy_sparse(ls.data(), gs.data(), x.data(), y.data(), N, C);
+            softmax_cross_entropy_dense(ld.data(), gd.data(), x.data(), t.data(), N, C);
+            Vec out = ls;
+            for (const Vec* v : {&gs, &ld, &gd}) out.insert(out.end(), v->begin(), v->end());
+            return out;
+        };
+        ASSERT_TRUE(set_isa(Isa::generic));
+        const Vec want = run();
+        for (Isa isa : testing_util::runnable_isas()) {
+            ASSERT_TRUE(set_isa(isa));
+            const Vec got = run();
+            for (size_t i = 0; i < want.size(); i++) {
+                if (!std::isfinite(want[i])) {
+                    ASSERT_TRUE(std::isnan(want[i]) ? std::isnan(got[i]) : got[i] == want[i])
+                        << isa_name(isa) << " C=" << C << " at " << i;
+                    continue;
+                }
+                ASSERT_NEAR(got[i], want[i], 1e-5 * (1.0 + std::fabs(want[i])))
+                    << isa_name(isa) << " C=" << C << " at " << i;
+            }
+        }
     }
 }
 

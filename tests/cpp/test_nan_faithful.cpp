@@ -2,8 +2,8 @@
 // portable one: each kernel runs under every ISA this CPU has on inputs holding NaN, +-Inf and
 // huge values, and every output element must fall in the same class (finite, NaN, +inf, -inf)
 // as the portable kernel's. A clamp such as max(x, -87) before exp, which turns NaN into a
-// number, fails here. Kernels without per-ISA variants (optimizers, losses, batch-norm) are
-// checked against the scalar rule directly: a NaN input gives a NaN output where it lands.
+// number, fails here. Kernels without per-ISA variants (optimizers, losses) are checked
+// against the scalar rule directly: a NaN input gives a NaN output where it lands.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -214,6 +214,34 @@ TEST(NanFaithful, BatchNorm) {
         Vec out = mean;
         out.insert(out.end(), var.begin(), var.end());
         out.insert(out.end(), y.begin(), y.end());
+        return out;
+    });
+    // The fused batch norm + ReLU forward and its backward (reduce + data) on specials in dy.
+    const Vec dy = special_vec(M * C, 17);
+    each_isa_against_portable("batch_norm_apply_relu + relu backward", [&] {
+        Vec mean(C), var(C), inv(C), y(M * C), shift(C, -0.25f), db(C), dg(C), dx(M * C);
+        batch_norm_stats(mean.data(), var.data(), x.data(), M, C);
+        for (int64_t c = 0; c < C; c++) inv[c] = 1.0f / std::sqrt(var[c] + 1e-3f);
+        batch_norm_apply_relu(y.data(), x.data(), inv.data(), shift.data(), M, C);
+        batch_norm_relu_backward_reduce(db.data(), dg.data(), dy.data(), y.data(), x.data(),
+                                        mean.data(), inv.data(), M, C);
+        batch_norm_relu_backward_data(dx.data(), dy.data(), y.data(), x.data(), mean.data(),
+                                      inv.data(), nullptr, db.data(), dg.data(), M, C);
+        Vec out = y;
+        for (const Vec* v : {&db, &dg, &dx}) out.insert(out.end(), v->begin(), v->end());
+        return out;
+    });
+    each_isa_against_portable("batch_norm backward (reduce + data)", [&] {
+        Vec mean(C), var(C), inv(C), db(C), dg(C), dx(M * C);
+        Vec xf = testing_util::random_vec(M * C, 18);
+        batch_norm_stats(mean.data(), var.data(), xf.data(), M, C);
+        for (int64_t c = 0; c < C; c++) inv[c] = 1.0f / std::sqrt(var[c] + 1e-3f);
+        batch_norm_backward_reduce(db.data(), dg.data(), dy.data(), xf.data(), mean.data(),
+                                   inv.data(), M, C);
+        batch_norm_backward_data(dx.data(), dy.data(), xf.data(), mean.data(), inv.data(),
+                                 nullptr, db.data(), dg.data(), M, C);
+        Vec out = db;
+        for (const Vec* v : {&dg, &dx}) out.insert(out.end(), v->begin(), v->end());
         return out;
     });
     // A NaN in channel 2 makes that channel's statistics NaN, and only that channel's; the

@@ -66,6 +66,10 @@ class ReLU(_Elementwise):
         return activations.relu(inputs, negative_slope=self.negative_slope,
                                 max_value=self.max_value, threshold=self.threshold)
 
+    @property
+    def _plain_relu(self) -> bool:  # grebe.layers.fusion: max(x, 0), fusable into a conv
+        return self.max_value is None and self.negative_slope == 0 and self.threshold == 0
+
     def get_config(self):
         return {**super().get_config(), "max_value": self.max_value,
                 "negative_slope": self.negative_slope, "threshold": self.threshold}

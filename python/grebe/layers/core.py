@@ -137,6 +137,10 @@ class Activation(Layer):
     def call(self, inputs):
         return self.activation(inputs)
 
+    @property
+    def _plain_relu(self) -> bool:  # grebe.layers.fusion: a relu it may fuse into a conv
+        return self.activation is activations.relu
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

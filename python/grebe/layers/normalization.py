@@ -43,6 +43,8 @@ class BatchNormalization(Layer):
     (array([1.], dtype=float32), array([1.], dtype=float32))
     """
 
+    _folds_into_conv = True  # grebe.layers.fusion.can_fold: a conv before it folds it in
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",

@@ -163,11 +163,10 @@ class Functional(Model):
             if len(step) == 1:
                 for t, v in zip(node.outputs, node.run(values, training)):
                     values[t] = v
-            else:  # a fused pair (grebe.layers.fusion): a's output goes only into b
-                b = step[1]
+            else:  # a fused run (grebe.layers.fusion): each output goes only into the next
                 t = training if node.training is None else node.training
-                values[b.outputs[0]] = fusion.run_pair(node.layer, b.layer,
-                                                       values[node.call_inputs], t)
+                values[step[-1].outputs[0]] = fusion.run_fused([n.layer for n in step],
+                                                               values[node.call_inputs], t)
         if len(self._outputs) == 1 and not isinstance(self._output_struct, dict):
             return values[self._outputs[0]]  # Keras unpacks a one-element output list
         it = iter([values[t] for t in self._outputs])

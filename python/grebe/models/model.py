@@ -117,14 +117,11 @@ class Model(Trainer, Layer):
                       layer_range=layer_range)
 
     def fusion_plan(self) -> list:
-        """The layer pairs this model runs as one fused kernel, as (first, second) layer names
-        (the rule is grebe.layers.fusion; summary() lists them too)."""
-        pairs = []
-        for step in getattr(self, "_steps", ()):
-            if len(step) == 2:
-                first, second = (getattr(s, "layer", s) for s in step)
-                pairs.append((first.name, second.name))
-        return pairs
+        """The layer runs this model executes as one fused kernel, as tuples of layer names:
+        (conv, pool) pairs and (conv, batch_norm[, relu]) runs folded at inference (the rule
+        is grebe.layers.fusion; summary() lists them too)."""
+        return [tuple(getattr(s, "layer", s).name for s in step)
+                for step in getattr(self, "_steps", ()) if len(step) > 1]
 
     # ---- calling -----------------------------------------------------------------------------
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):

@@ -204,8 +204,8 @@ class Sequential(Model):
         for step in self._steps:
             if len(step) == 1:
                 x = step[0](x, training=training)
-            else:  # a fused pair (grebe.layers.fusion)
-                x = fusion.run_pair(step[0], step[1], x, training)
+            else:  # a fused run (grebe.layers.fusion)
+                x = fusion.run_fused(step, x, training)
         return x
 
     def compute_output_shape(self, input_shape):

@@ -158,8 +158,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
     if n_opt:
         lines.append(f" Optimizer params: {n_opt:,} ({readable_size(4 * n_opt)})")
     fused = model.fusion_plan() if hasattr(model, "fusion_plan") else []
-    if fused:  # grebe.layers.fusion: pairs that run as one kernel (same values and gradients)
-        lines.append(" Fused: " + ", ".join(f"{a} + {b}" for a, b in fused))
+    if fused:  # grebe.layers.fusion: runs of layers that execute as one kernel
+        lines.append(" Fused: " + ", ".join(" + ".join(names) for names in fused))
     out = print_fn or print
     for line in lines:
         out(line)

@@ -51,29 +51,28 @@ def _dy_rows(dy, shape, axis):
 class BatchNormTrain(Function):
     """x (..., C, ...), gamma (C) or None, beta (C) or None -> y of x's shape, normalized with
     the batch statistics over every axis but `axis`. `stats`, a dict, receives the batch 'mean'
-    and (biased) 'variance' for the moving averages; they carry no gradient."""
+    and (biased) 'variance' for the moving averages; they carry no gradient. relu: a ReLU
+    applied in the same pass (y = max(normalized, 0)), its gradient in the same backward."""
 
     @staticmethod
-    def forward(ctx, x, gamma, beta, epsilon, axis, stats, moving=None):
+    def forward(ctx, x, gamma, beta, epsilon, axis, stats, moving=None, relu=False):
         x2 = _rows(x, axis)
-        if moving is None:
-            y2, mean, var, inv_std = _C.batch_norm_train_forward(x2, gamma, beta, epsilon)
-        else:
-            y2, mean, var, inv_std = _C.batch_norm_train_forward(x2, gamma, beta, epsilon,
-                                                                 *moving)
+        moving = moving or (None, None, 0.0)
+        y2, mean, var, inv_std = _C.batch_norm_train_forward(x2, gamma, beta, epsilon, *moving,
+                                                             relu=relu)
         if stats is not None:
             stats["mean"], stats["variance"] = mean, var
-        ctx.save(x2, mean, inv_std, gamma, x.shape, axis)
+        ctx.save(x2, mean, inv_std, gamma, x.shape, axis, y2 if relu else None)
         return _unrows(y2, x.shape, axis)
 
     @staticmethod
     def backward(ctx, dy):
-        x2, mean, inv_std, gamma, shape, axis = ctx.saved
+        x2, mean, inv_std, gamma, shape, axis, relu_y = ctx.saved
         need_dx = ctx.needs_input_grad[0]
         dx2, dgamma, dbeta = _C.batch_norm_train_backward(_dy_rows(dy, shape, axis), x2, mean,
-                                                          inv_std, gamma, need_dx)
+                                                          inv_std, gamma, need_dx, relu_y)
         dx = _unrows(dx2, shape, axis) if need_dx else None
-        return dx, dgamma, dbeta, None, None, None, None
+        return dx, dgamma, dbeta, None, None, None, None, None
 
 
 class BatchNormInference(Function):
@@ -128,12 +127,13 @@ def _prepare(x, axis, who):
 
 def batch_norm(x, gamma=None, beta=None, epsilon: float = 1e-3, axis: int = -1,
                return_stats: bool = False, moving_mean=None, moving_variance=None,
-               momentum: float = 0.99):
+               momentum: float = 0.99, relu: bool = False):
     """Training-mode batch normalization: statistics of this batch over every axis but `axis`.
     gamma/beta None mean 1/0. With return_stats, also returns the batch mean and biased
     variance (numpy arrays, no gradient). Given moving_mean and moving_variance (float32 arrays
     or Tensors of shape (C,)), updates them in place: moving = moving * momentum + batch *
-    (1 - momentum), Keras's formula."""
+    (1 - momentum), Keras's formula. relu=True returns max(normalized, 0) from the same pass
+    (batch norm + ReLU fused, forward and backward)."""
     x, axis = _prepare(x, axis, "batch_norm")
     c = x.shape[axis]
     gamma = _channel_arg(gamma, c, "batch_norm", "gamma")
@@ -146,7 +146,7 @@ def batch_norm(x, gamma=None, beta=None, epsilon: float = 1e-3, axis: int = -1,
         moving = tuple(m.data if isinstance(m, Tensor) else m
                        for m in (moving_mean, moving_variance)) + (float(momentum),)
     stats = {} if return_stats else None
-    y = BatchNormTrain.apply(x, gamma, beta, float(epsilon), axis, stats, moving)
+    y = BatchNormTrain.apply(x, gamma, beta, float(epsilon), axis, stats, moving, bool(relu))
     return (y, stats["mean"], stats["variance"]) if return_stats else y
 
 
