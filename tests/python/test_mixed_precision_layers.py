@@ -294,3 +294,25 @@ def test_nan_stays_nan_under_bf16(make, shape):
     x[1].flat[3] = np.nan
     y = make()(x).numpy()
     assert np.isnan(y[1]).any() and np.isfinite(y[[0, 2]]).all()
+
+
+def test_folded_conv_batchnorm_inference_computes_in_bf16():
+    """A Conv2D + BatchNormalization + ReLU chain runs as one conv with folded weights at
+    inference (grebe.layers.fusion): under the policy that conv takes bf16 operands too."""
+    def model(policy):
+        grebe.utils.set_random_seed(0)
+        return grebe.Sequential([grebe.Input((8, 8, 16)),
+                                 layers.Conv2D(8, 3, padding="same", dtype=policy),
+                                 layers.BatchNormalization(dtype=policy),
+                                 layers.ReLU(dtype=policy)])
+    x = _rng(11).standard_normal((4, 8, 8, 16)).astype(np.float32)
+    mixed, plain = model(MIXED), model("float32")
+    assert len(mixed.fusion_plan()) == 1  # the three layers run as one step
+    for m in (mixed, plain):
+        m.layers[1].moving_mean.assign(_rng(12).standard_normal(8).astype(np.float32))
+    plain.set_weights(mixed.get_weights())
+    folded = mixed.predict(x, verbose=0)
+    with grebe.layers.fusion.blocked(*mixed.layers):
+        apart = mixed.predict(x, verbose=0)
+    np.testing.assert_allclose(folded, apart, rtol=2e-2, atol=2e-2)
+    assert np.abs(folded - plain.predict(x, verbose=0)).max() > 1e-4  # bf16 is on

@@ -175,7 +175,8 @@ def _run_folded(layers, x, training):
         norm._build_once(conv.compute_output_shape(tuple(x.shape)))
     kernel, bias = folded_weights(conv, norm)
     return ops.conv2d(x, kernel, bias, conv.strides, conv.padding, conv.dilation_rate,
-                      "relu" if relu else None, conv.groups)
+                      "relu" if relu else None, conv.groups,
+                      compute_dtype=conv.op_compute_dtype)  # the folded conv computes as conv
 
 
 def _one_by_one(layers, x, training):
