@@ -109,6 +109,8 @@ _LAZY = {
     "distribution": "grebe.distribution",
     "applications": "grebe.applications",
     "preprocessing": "grebe.preprocessing",
+    "mixed_precision": "grebe.mixed_precision",
+    "dtype_policies": "grebe.dtype_policies",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",
@@ -117,6 +119,8 @@ _LAZY_NAMES = {
     "KerasTensor": "grebe.models",
     "load_model": "grebe.saving",
     "from_dlpack": "grebe.dlpack",
+    "DTypePolicy": "grebe.dtype_policies",
+    "FloatDTypePolicy": "grebe.dtype_policies",
 }
 
 
@@ -124,13 +128,11 @@ _LAZY_NAMES = {
 _NOT_IN_GREBE = {
     "export": "grebe exports no SavedModel/TFLite: use model.save(...) (safetensors + JSON) or "
               "ONNX export where available",
-    "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()) and "
-              "grebe.set_num_threads()",
-    "mixed_precision": "grebe computes in float32 only",
+    "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()), "
+              "grebe.set_num_threads() and grebe.mixed_precision (set_global_policy)",
     "quantizers": "grebe has no quantization API",
     "visualization": "grebe has no plotting helpers: model.summary() prints the model",
     "legacy": "grebe implements Keras 3 only (no Keras 2 legacy API)",
-    "dtype_policies": "grebe computes in float32 only",
 }
 
 

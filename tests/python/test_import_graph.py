@@ -43,6 +43,7 @@ PREFIX_LEVEL = {
     "grebe.metrics": "functions",
     "grebe.optimizers": "functions",
     "grebe.variables": "functions",
+    "grebe.dtype_policies": "functions",
     "grebe.tree": "graph",
     "grebe.graph": "graph",
     "grebe.serialization": "serialization",
