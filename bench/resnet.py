@@ -104,7 +104,8 @@ def tensorflow_model(tf, batch):
     return (lambda: model.train_on_batch(x, y)), (lambda: model.predict_on_batch(x))
 
 
-def torch_model(torch, batch):
+def torch_net(torch):
+    """ResNet-20 as a torch.nn.Module in channels_last memory format (bench/bf16.py uses it)."""
     nn = torch.nn
 
     def conv_bn(cin, f, k, stride):
@@ -129,7 +130,12 @@ def torch_model(torch, batch):
             mods.append(Block(cin, f, 2 if stage > 0 and b == 0 else 1))
             cin = f
     mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10)]
-    net = nn.Sequential(*mods).to(memory_format=torch.channels_last)
+    return nn.Sequential(*mods).to(memory_format=torch.channels_last)
+
+
+def torch_model(torch, batch):
+    nn = torch.nn
+    net = torch_net(torch)
     x = torch.randn(batch, 3, 32, 32).to(memory_format=torch.channels_last)
     labels = torch.randint(0, 10, (batch,))
     loss_fn = nn.CrossEntropyLoss()

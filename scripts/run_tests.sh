@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Runs every test: the C++ kernel tests (GoogleTest, through ctest) and the Python tests (pytest)
-# against the installed grebe package. Installs GoogleTest from Debian when it is missing.
+# against the installed grebe package. Installs GoogleTest and Open MPI from Debian when missing.
 # Usage: bash scripts/run_tests.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! [ -f /usr/include/gtest/gtest.h ]; then
-  echo "== installing GoogleTest (Debian libgtest-dev) =="
+# From Debian when missing: GoogleTest, and Open MPI (mpirun + libmpi, which the mpi4py wheel
+# loads) with iproute2 (ip netns) for tests/python/test_distribution*.py.
+APT=""
+[ -f /usr/include/gtest/gtest.h ] || APT="$APT libgtest-dev"
+command -v mpirun > /dev/null || APT="$APT openmpi-bin libopenmpi-dev"
+command -v ip > /dev/null || APT="$APT iproute2"
+if [ -n "$APT" ]; then
+  echo "== installing from Debian:$APT =="
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libgtest-dev > /dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $APT > /dev/null
 fi
 echo "== C++ kernel tests =="
 GEN=""; command -v ninja > /dev/null && GEN="-G Ninja"
@@ -40,6 +46,7 @@ GREBE_NO_SKIP=1 python -m pytest "$PWD/tests/python" "$PWD/tests/keras_io" -q -p
 ISA_TESTS="test_ops_activation.py test_rnn_ops.py test_rnn_layers.py test_pool.py test_losses.py
            test_nan_faithful.py test_batchnorm.py test_fusion_batchnorm.py test_bf16_kernels.py
            test_depthwise_conv.py"
+ISA_TESTS="$ISA_TESTS test_mixed_precision_layers.py"  # bf16 layers: vdpbf16ps or its rounding
 for isa in $ISAS; do
   [ "$isa" = "$(echo $ISAS | cut -d' ' -f1)" ] && continue  # the best ISA ran above
   echo "-- ISA-sensitive Python tests, GREBE_ISA=$isa --"

@@ -106,8 +106,11 @@ _LAZY = {
     "backend": "grebe.backend",
     "constraints": "grebe.constraints",
     "explain": "grebe.explain",
+    "distribution": "grebe.distribution",
     "applications": "grebe.applications",
     "preprocessing": "grebe.preprocessing",
+    "mixed_precision": "grebe.mixed_precision",
+    "dtype_policies": "grebe.dtype_policies",
 }
 _LAZY_NAMES = {
     "Sequential": "grebe.models",
@@ -116,6 +119,8 @@ _LAZY_NAMES = {
     "KerasTensor": "grebe.models",
     "load_model": "grebe.saving",
     "from_dlpack": "grebe.dlpack",
+    "DTypePolicy": "grebe.dtype_policies",
+    "FloatDTypePolicy": "grebe.dtype_policies",
 }
 
 
@@ -123,14 +128,11 @@ _LAZY_NAMES = {
 _NOT_IN_GREBE = {
     "export": "grebe exports no SavedModel/TFLite: use model.save(...) (safetensors + JSON) or "
               "ONNX export where available",
-    "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()) and "
-              "grebe.set_num_threads()",
-    "mixed_precision": "grebe computes in float32 only",
+    "config": "grebe keeps its settings in grebe.backend (epsilon(), floatx()), "
+              "grebe.set_num_threads() and grebe.mixed_precision (set_global_policy)",
     "quantizers": "grebe has no quantization API",
     "visualization": "grebe has no plotting helpers: model.summary() prints the model",
     "legacy": "grebe implements Keras 3 only (no Keras 2 legacy API)",
-    "dtype_policies": "grebe computes in float32 only",
-    "distribution": "grebe.distribution is grebe's own data-parallel MPI API, not Keras's",
 }
 
 
@@ -153,3 +155,17 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(list(globals()) + list(_LAZY) + list(_LAZY_NAMES))
+
+
+def _distribute_from_environment() -> None:
+    """GREBE_DISTRIBUTED=1 (under mpirun/srun): fit/evaluate/predict run data-parallel with
+    no change to the script, as if it called set_distribution(DataParallel())."""
+    import os
+
+    if os.environ.get("GREBE_DISTRIBUTED", "") not in ("", "0"):
+        from grebe import distribution
+
+        distribution.set_distribution(distribution.DataParallel())
+
+
+_distribute_from_environment()

@@ -170,8 +170,12 @@ _FREED = ("backward: this graph was already freed by an earlier backward(); to c
           "the forward again")
 
 
-def backward(tensor, grad=None, retain_graph: bool = False) -> None:
-    """Accumulates d(tensor)/d(leaf) * grad into every leaf's `.grad` that requires it."""
+def backward(tensor, grad=None, retain_graph: bool = False, on_ready=None) -> None:
+    """Accumulates d(tensor)/d(leaf) * grad into every leaf's `.grad` that requires it.
+
+    on_ready(leaves): called as soon as the listed leaves' gradients are final (their last
+    consumer in the walk has run), so that a caller can start sending them while backward goes
+    on (grebe.distribution's bucketed allreduce); leaves the walk never reaches are not listed."""
     grad = seed_grad(tensor, grad)
     if tensor._ctx is None:  # a leaf
         accumulate_leaf(tensor, grad)
@@ -184,8 +188,12 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
     del grad
     prev_mode = _state.grad_enabled
     _state.grad_enabled = False
+    order = _topological_order(tensor._ctx)
+    ready = None if on_ready is None else _leaves_final_before(order)
     try:
-        for node in _topological_order(tensor._ctx):
+        for k, node in enumerate(order):
+            if ready is not None and ready[k]:
+                on_ready(ready[k])
             grads = pending.pop(id(node), None)
             if grads is None:
                 continue
@@ -233,8 +241,24 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
                 node.needs_input_grad = ()
                 if hold is not None:
                     hold.release()
+        if ready is not None and ready[-1]:
+            on_ready(ready[-1])
     finally:
         _state.grad_enabled = prev_mode
+
+
+def _leaves_final_before(order) -> list:
+    """ready[k]: the leaves whose last consumer in `order` is order[k - 1], so whose gradients
+    are final before node k runs (ready[len(order)]: after the last node)."""
+    last = {}
+    for k, node in enumerate(order):
+        for inp, need in zip(node.inputs, node.needs_input_grad):
+            if need and inp._ctx is None:
+                last[id(inp)] = (k, inp)
+    ready = [[] for _ in range(len(order) + 1)]
+    for k, inp in last.values():
+        ready[k + 1].append(inp)
+    return ready
 
 
 def _n_outputs(ctx) -> int:

@@ -34,6 +34,7 @@ PREFIX_LEVEL = {
     "grebe.atomic_io": "tensor",
     "grebe.safetensors_io": "tensor",
     "grebe.registry": "tensor",
+    "grebe.replica": "tensor",  # the data-parallel hook: imports nothing from grebe
     "grebe.activations": "functions",
     "grebe.initializers": "functions",
     "grebe.regularizers": "functions",
@@ -42,6 +43,7 @@ PREFIX_LEVEL = {
     "grebe.metrics": "functions",
     "grebe.optimizers": "functions",
     "grebe.variables": "functions",
+    "grebe.dtype_policies": "functions",
     "grebe.tree": "graph",
     "grebe.graph": "graph",
     "grebe.serialization": "serialization",

@@ -57,7 +57,7 @@ def test_functional_model_fuses_like_sequential(monkeypatch):
     calls = []
     fused_op = ops.conv2d_relu_maxpool
     monkeypatch.setattr(ops, "conv2d_relu_maxpool",
-                        lambda *a: calls.append(1) or fused_op(*a))
+                        lambda *a, **k: calls.append(1) or fused_op(*a, **k))
 
     grebe.utils.set_random_seed(5)
     inp = grebe.Input((12, 12, 3))

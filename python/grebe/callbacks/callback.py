@@ -6,6 +6,10 @@ class Callback:
     """Base class: override any hook. `self.model` is the model being trained, `self.params`
     holds {'verbose', 'epochs', 'steps'}; set `self.model.stop_training = True` to stop."""
 
+    # True for callbacks whose only effect is output (printing, files): in a data-parallel job
+    # (grebe.distribution) they run on rank 0 alone.
+    _chief_only = False
+
     def __init__(self):
         self.params = {}
         self.model = None

@@ -1,6 +1,7 @@
 """CallbackList: calls every hook on a list of callbacks."""
 from __future__ import annotations
 
+from grebe import replica
 from grebe.callbacks.callback import Callback
 from grebe.callbacks.history import History
 from grebe.callbacks.progbar_logger import ProgbarLogger
@@ -65,8 +66,11 @@ class CallbackList(Callback):
     def _call(self, name, *args):
         if args[-1] is None:  # Keras hands every hook a logs dict, never None
             args = args[:-1] + ({},)
+        chief = replica.is_chief()
         for cb in self.callbacks:
-            getattr(cb, name)(*args)
+            # In a data-parallel job, callbacks that print or write files run on rank 0 only.
+            if chief or not cb._chief_only:
+                getattr(cb, name)(*args)
 
     def on_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
     def on_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)

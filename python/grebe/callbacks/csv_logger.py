@@ -16,6 +16,8 @@ class CSVLogger(Callback):
     >>> cb = grebe.callbacks.CSVLogger("training.csv", append=True)
     """
 
+    _chief_only = True  # prints/writes: rank 0 only in a data-parallel job
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename = os.fspath(filename)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grebe import replica
 from grebe.callbacks.callback import Callback
 
 
@@ -29,7 +30,10 @@ class History(Callback):
 
     def plot(self, path=None, metrics=None, title=None):
         """Learning curves (training and validation per metric); saves a PNG at `path`.
-        Needs matplotlib (pip install matplotlib)."""
+        Needs matplotlib (pip install matplotlib). In a data-parallel job only rank 0 plots
+        (the others return None)."""
+        if not replica.is_chief():
+            return None
         try:
             import matplotlib  # noqa: F401
         except ImportError:

@@ -22,6 +22,8 @@ class ModelCheckpoint(Callback):
     'max'
     """
 
+    _chief_only = True  # prints/writes: rank 0 only in a data-parallel job
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):

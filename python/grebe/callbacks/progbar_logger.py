@@ -8,6 +8,8 @@ from grebe.callbacks.progbar import Progbar
 class ProgbarLogger(Callback):
     """Prints the progress bar (verbose=1) or one line per epoch (verbose=2) to stdout."""
 
+    _chief_only = True  # prints/writes: rank 0 only in a data-parallel job
+
     def __init__(self):
         super().__init__()
         self.seen = 0

@@ -34,6 +34,8 @@ class TensorBoard(Callback):
     embeddings_metadata are accepted for compatibility; grebe writes no graph, images, profile
     or embeddings (they need TensorFlow's own formats)."""
 
+    _chief_only = True  # prints/writes: rank 0 only in a data-parallel job
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0,
                  embeddings_freq=0, embeddings_metadata=None):

@@ -146,10 +146,17 @@ class BaseConv(Layer):
                                         constraint=self.bias_constraint)
         self.built = True
 
+    @property
+    def op_compute_dtype(self) -> str:
+        """What the conv op computes in: the policy's compute dtype, except that grouped convs
+        (no bfloat16 kernel) compute in float32 under mixed_bfloat16."""
+        return self.compute_dtype if self.groups == 1 else "float32"
+
     def call(self, inputs):
         conv = ops.conv2d if self.rank == 2 else ops.conv1d
         y = conv(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
-                 "relu" if self._fused_relu else None, self.groups)
+                 "relu" if self._fused_relu else None, self.groups,
+                 compute_dtype=self.op_compute_dtype)
         if self._post_activation is not None:
             y = self._post_activation(y)
         if self.activity_regularizer is not None:

@@ -86,10 +86,12 @@ class Dense(Layer):
         if inputs.ndim < 2 or inputs.shape[-1] != in_dim:
             raise ValueError(f"Dense {self.name!r}: expected inputs of shape (..., {in_dim}), "
                              f"received {tuple(inputs.shape)}")
+        cd = self.compute_dtype
         if self._fused is not None:
-            y = ops.dense(inputs, self.kernel, self.bias, self._fused[0], self._fused[1])
+            y = ops.dense(inputs, self.kernel, self.bias, self._fused[0], self._fused[1],
+                          compute_dtype=cd)
         else:
-            y = self.activation(ops.dense(inputs, self.kernel, self.bias))
+            y = self.activation(ops.dense(inputs, self.kernel, self.bias, compute_dtype=cd))
         if self.activity_regularizer is not None:
             # Keras 3 adds the penalty of each call's output (no division by the batch size).
             self.add_loss(self.activity_regularizer(y))

@@ -119,8 +119,10 @@ def run_pair(first, second, x, training=None):
         first._build_once(tuple(x.shape))
     if not second.built:
         second._build_once(first.compute_output_shape(tuple(x.shape)))
+    # The pair computes as `first` does (pooling has no products to round).
     return ops.conv2d_relu_maxpool(x, first.kernel, first.bias, first.strides, first.padding,
-                                     first.dilation_rate, tuple(second.pool_size))
+                                   first.dilation_rate, tuple(second.pool_size),
+                                   compute_dtype=first.op_compute_dtype)
 
 
 def folded_weights(conv, norm) -> tuple:
@@ -173,7 +175,8 @@ def _run_folded(layers, x, training):
         norm._build_once(conv.compute_output_shape(tuple(x.shape)))
     kernel, bias = folded_weights(conv, norm)
     return ops.conv2d(x, kernel, bias, conv.strides, conv.padding, conv.dilation_rate,
-                      "relu" if relu else None, conv.groups)
+                      "relu" if relu else None, conv.groups,
+                      compute_dtype=conv.op_compute_dtype)  # the folded conv computes as conv
 
 
 def _one_by_one(layers, x, training):

@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from grebe import autograd
+from grebe.dtype_policies import HasDTypePolicy, policy_of
 from grebe.backend import reset_names, unique_name  # noqa: F401 (the name counters live there)
 from grebe.graph import symbolic_call
 from grebe.serialization import add_layer_class
@@ -171,8 +172,9 @@ def set_output_masks(out, masks) -> None:
         out._keras_mask = masks
 
 
-class Layer:
-    """Base class of every layer. Subclasses override build/call/compute_output_shape/get_config."""
+class Layer(HasDTypePolicy):
+    """Base class of every layer. Subclasses override build/call/compute_output_shape/get_config.
+    dtype_policy, compute_dtype, variable_dtype and dtype come from HasDTypePolicy."""
 
     _call_flags_cache: dict = {}
 
@@ -185,9 +187,7 @@ class Layer:
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments: "
                             f"{sorted(kwargs)}")
-        if dtype not in (None, "float32", np.float32):
-            raise ValueError(f"{type(self).__name__}: only dtype 'float32' is supported, "
-                             f"received dtype={dtype!r}")
+        self._dtype_policy = policy_of(type(self).__name__, dtype)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{type(self).__name__}: name must be a string, received {name!r}")
         self.name = name or unique_name(_snake(type(self).__name__))
@@ -488,7 +488,7 @@ class Layer:
 
     # ---- config ------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype_config()}
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         return config

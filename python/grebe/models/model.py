@@ -24,7 +24,7 @@ import inspect
 
 import numpy as np
 
-from grebe import autograd, tree
+from grebe import autograd, replica, tree
 from grebe.graph import symbolic_call
 from grebe.layers import layer as layer_module
 from grebe.layers.layer import Layer
@@ -208,14 +208,19 @@ class Model(Trainer, Layer):
 
     # ---- saving (grebe.saving does the work) -------------------------------------------------
     def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
-        """Architecture, weights, compile config and optimizer state in one file."""
+        """Architecture, weights, compile config and optimizer state in one file (in a
+        data-parallel job, written by rank 0 only: every rank holds the same model)."""
         from grebe import saving
 
+        if not replica.is_chief():
+            return
         saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite: bool = True, **kwargs) -> None:
         from grebe import saving
 
+        if not replica.is_chief():  # a data-parallel job: rank 0 writes
+            return
         saving.save_weights(self, filepath, overwrite=overwrite, **kwargs)
 
     def load_weights(self, filepath, skip_mismatch: bool = False, **kwargs):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grebe import autograd
+from grebe import replica
 from grebe import tree
 from grebe.models import data_adapter
 from grebe.models.compile_mixin import CompileMixin
@@ -96,15 +97,30 @@ class Trainer(CompileMixin):
         with autograd.enable_grad():
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sw, training=True)
+        weights = self._weights_for_step()
+        if loss.requires_grad:
+            # As Keras's train_step: the optimizer scales the loss (loss_scale_factor,
+            # LossScaleOptimizer) before backward and unscales the gradients in apply.
+            scaled = self.optimizer.scale_loss(loss)
+            replicas = replica.current()
+            if replicas is None:
+                scaled.backward()
+            else:  # data-parallel: the gradients summed over the ranks
+                replicas.backward(self, scaled, weights)
+        self._apply_gradients(weights)
+        self._loss_tracker.update_state(float(loss.data), _batch_len(x))
+        self.compute_metrics(x, y, y_pred, sw)
+        return None
+
+    def _weights_for_step(self) -> list:
         weights = self._train_weights
         if weights is None:
             weights = self._train_weights = self._gather_train_weights()
         for w in weights:
             w.grad = None
-        if loss.requires_grad:
-            # As Keras's train_step: the optimizer scales the loss (loss_scale_factor,
-            # LossScaleOptimizer) before backward and unscales the gradients in apply.
-            self.optimizer.scale_loss(loss).backward()
+        return weights
+
+    def _apply_gradients(self, weights) -> None:
         grads = [w.grad for w in weights]
         # The optimizer skips None gradients (weights the loss does not depend on).
         if weights and any(g is not None for g in grads):
@@ -115,9 +131,6 @@ class Trainer(CompileMixin):
                     all(a is b for a, b in zip(opt_weights, weights)):
                 # Hand the optimizer its own list back: it then skips a per-step lookup.
                 self._train_weights = opt_weights
-        self._loss_tracker.update_state(float(loss.data), _batch_len(x))
-        self.compute_metrics(x, y, y_pred, sw)
-        return None
 
     def test_step(self, data):
         x, y, sw = data_adapter.unpack(data)
@@ -132,6 +145,9 @@ class Trainer(CompileMixin):
         return self(x, training=False)
 
     def _logs_from(self, out) -> dict:
+        replicas = replica.current()
+        if replicas is not None:  # data-parallel: what one process would report
+            return replicas.reduce_logs(self, out)
         if isinstance(out, dict):
             return {k: _float(v) for k, v in out.items()}
         return self.get_metrics_result()
@@ -175,6 +191,12 @@ class Trainer(CompileMixin):
             else:
                 val = data_adapter.make_adapter(validation_data, what="fit (validation)")
         self._build_from_adapter(train)
+        replicas = replica.current()
+        if replicas is not None:  # data-parallel: same start on every rank, sharded batches
+            train, val = replicas.begin(
+                self, "fit", [train, val], batch_size=batch_size, epochs=epochs,
+                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch, shuffle=shuffle,
+                validation_steps=validation_steps, validation_freq=validation_freq)
         epochs_it = data_adapter.EpochIterator(train, steps_per_epoch)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=epochs_it.num_steps)
@@ -193,7 +215,10 @@ class Trainer(CompileMixin):
                 if hooks:
                     cbs.on_train_batch_begin(step)
                 try:
-                    out = self.train_step(batch)
+                    if replicas is not None and replicas.idle:  # no samples here
+                        out = replicas.idle_step(self)
+                    else:
+                        out = self.train_step(batch)
                 except LabelError as e:
                     raise _label_error(e, train, "fit", f"epoch {epoch + 1}, batch {step}") \
                         from None
@@ -235,12 +260,14 @@ class Trainer(CompileMixin):
         cbs.on_test_begin()
         hooks = cbs.test_batch_hooks
         out = None
+        replicas = replica.current()
         with autograd.no_grad():
             for step, batch in data_adapter.EpochIterator(adapter, steps):
                 if hooks:
                     cbs.on_test_batch_begin(step)
                 try:
-                    out = self.test_step(batch)
+                    if replicas is None or not replicas.idle:  # (idle: no samples here)
+                        out = self.test_step(batch)
                 except LabelError as e:
                     raise _label_error(e, adapter, "evaluate", f"batch {step}") from None
                 if hooks:
@@ -265,6 +292,10 @@ class Trainer(CompileMixin):
         _require_x(x, "evaluate")
         adapter = data_adapter.make_adapter(x, y, sample_weight, batch_size, False, None,
                                             "evaluate")
+        replicas = replica.current()
+        if replicas is not None:
+            adapter, = replicas.begin(self, "evaluate", [adapter], batch_size=batch_size,
+                                      steps=steps)
         epoch_steps = data_adapter.EpochIterator(adapter, steps).num_steps
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=epoch_steps)
@@ -284,6 +315,10 @@ class Trainer(CompileMixin):
         verbose = _verbose(verbose)
         _require_x(x, "predict")
         adapter = data_adapter.make_adapter(x, None, None, batch_size, False, None, "predict")
+        replicas = replica.current()
+        if replicas is not None:
+            adapter, = replicas.begin(self, "predict", [adapter], batch_size=batch_size,
+                                      steps=steps)
         it = data_adapter.EpochIterator(adapter, steps)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=it.num_steps)
@@ -294,6 +329,8 @@ class Trainer(CompileMixin):
         buffers, chunks, structure, pos = None, None, None, 0
         with autograd.no_grad():
             for step, batch in it:
+                if replicas is not None and replicas.idle:
+                    continue  # this rank's part of the batch is empty
                 if hooks:
                     cbs.on_predict_batch_begin(step)
                 out = self.predict_step(batch)
@@ -318,11 +355,17 @@ class Trainer(CompileMixin):
                     break
         cbs.on_predict_end()
         if structure is None:
-            raise ValueError("predict: the data gave no batches")
-        if known:
+            arrays = None
+        elif known:
             arrays = [b[:pos] for b in buffers]
         else:
             arrays = [np.concatenate(c, axis=0) for c in chunks]
+        if replicas is not None:  # every rank's outputs, in data order
+            arrays = replicas.gather(arrays, adapter)
+            if structure is None and arrays is not None:
+                return arrays[0] if len(arrays) == 1 else arrays
+        if arrays is None:
+            raise ValueError("predict: the data gave no batches")
         if not tree.is_nested(structure):
             return arrays[0]
         return tree.pack_like(structure, iter(arrays))

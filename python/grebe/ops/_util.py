@@ -82,3 +82,15 @@ def norm_axes(op: str, axis, ndim: int) -> tuple:
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {tuple(axis)}")
     return tuple(sorted(out))
+
+
+def is_bf16(compute_dtype, op: str) -> bool:
+    """The ops' `compute_dtype` argument: 'float32' (False) or 'bfloat16' (True: the native
+    *_bf16 kernels, which round the matrix-product operands to bfloat16 and sum in float32).
+    The layer passes its policy's compute_dtype; ops read no global mode."""
+    if compute_dtype == "float32":
+        return False
+    if compute_dtype == "bfloat16":
+        return True
+    raise ValueError(f"{op}: compute_dtype must be 'float32' or 'bfloat16', received "
+                     f"compute_dtype={compute_dtype!r}")

@@ -21,7 +21,7 @@ import numpy as np
 
 from grebe import _C
 from grebe.autograd import Function
-from grebe.ops._util import normalize_tuple
+from grebe.ops._util import is_bf16, normalize_tuple
 from grebe.tensor import Tensor
 
 _F32 = np.dtype(np.float32)
@@ -106,32 +106,36 @@ def _pads(op: str, padding, spatial: tuple, kernel: tuple, strides: tuple,
 class Conv2D(Function):
     """x (N, H, W, C), kernel (R, S, C/groups, K), bias (K) or None -> y (N, P, Q, K).
 
-    geom = (strides, (top, bottom, left, right), dilation); relu fuses max(0, .).
+    geom = (strides, (top, bottom, left, right), dilation); relu fuses max(0, .). bf16 (groups
+    1 only): the conv2d_*_bf16 kernels, bfloat16 products with float32 sums, forward and
+    backward.
     """
 
     @staticmethod
-    def forward(ctx, x, kernel, bias, geom, relu, groups):
+    def forward(ctx, x, kernel, bias, geom, relu, groups, bf16=False):
         strides, pads, dilation = geom
         x, kernel = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(kernel, np.float32)
         if bias is not None:
             bias = np.ascontiguousarray(bias, np.float32)
-        if groups == 1:
+        if bf16:
+            y = _C.conv2d_forward_bf16(x, kernel, bias, strides, pads, dilation, relu)
+        elif groups == 1:
             y = _C.conv2d_forward(x, kernel, bias, strides, pads, dilation, relu)
         else:  # every group in one call: one lowering, one batched GEMM (grouped_conv.h)
             y = _C.grouped_conv2d_forward(x, kernel, bias, strides, pads, dilation, groups)
             if relu:
                 np.maximum(y, 0.0, out=y)  # NaN stays NaN
-        ctx.save(x, kernel, y if relu else None, geom, groups)
+        ctx.save(x, kernel, y if relu else None, geom, groups, bf16)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        x, kernel, y, (strides, pads, dilation), groups = ctx.saved
+        x, kernel, y, (strides, pads, dilation), groups, bf16 = ctx.saved
         need_x, need_k, need_b = ctx.needs_input_grad[:3]
         dy = np.ascontiguousarray(dy, dtype=np.float32)
         if groups == 1:
-            return _C.conv2d_backward(dy, x, kernel, y, strides, pads, dilation, need_x, need_k,
-                                      need_b)
+            backward = _C.conv2d_backward_bf16 if bf16 else _C.conv2d_backward
+            return backward(dy, x, kernel, y, strides, pads, dilation, need_x, need_k, need_b)
         if y is not None:  # the fused relu's gradient: dy where y > 0
             dy = np.where(y > 0, dy, np.float32(0.0))
         return _C.grouped_conv2d_backward(dy, x, kernel, strides, pads, dilation, groups,
@@ -143,8 +147,8 @@ class Conv1D(Function):
     H = 1 on reshaped views."""
 
     @staticmethod
-    def forward(ctx, x, kernel, bias, geom, relu, groups):
-        y = Conv2D.forward(ctx, x[:, None], kernel[None], bias, geom, relu, groups)
+    def forward(ctx, x, kernel, bias, geom, relu, groups, bf16=False):
+        y = Conv2D.forward(ctx, x[:, None], kernel[None], bias, geom, relu, groups, bf16)
         return y[:, 0]
 
     @staticmethod
@@ -157,26 +161,28 @@ class Conv2DReluMaxPool(Function):
     """x (N, H, W, C), kernel (R, S, C, K), bias (K) or None -> (N, P // ph, Q // pw, K) =
     max_pool(relu(conv2d(x, kernel) + bias)), pool windows (ph, pw) with strides (ph, pw),
     'valid'. One kernel: the conv output is pooled in L1 and never stored; the backward reads
-    the pooled gradient and the u8 argmax."""
+    the pooled gradient and the u8 argmax. bf16: the *_bf16 kernels (bfloat16 products)."""
 
     @staticmethod
-    def forward(ctx, x, kernel, bias, geom, pool):
+    def forward(ctx, x, kernel, bias, geom, pool, bf16=False):
         strides, pads, dilation = geom
         x, kernel = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(kernel, np.float32)
         if bias is not None:
             bias = np.ascontiguousarray(bias, np.float32)
-        y, argmax = _C.conv2d_relu_maxpool_forward(x, kernel, bias, strides, pads, dilation,
-                                                   pool)
-        ctx.save(x, kernel, y, argmax, geom, pool)
+        forward = _C.conv2d_relu_maxpool_forward_bf16 if bf16 else \
+            _C.conv2d_relu_maxpool_forward
+        y, argmax = forward(x, kernel, bias, strides, pads, dilation, pool)
+        ctx.save(x, kernel, y, argmax, geom, pool, bf16)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        x, kernel, y, argmax, (strides, pads, dilation), pool = ctx.saved
+        x, kernel, y, argmax, (strides, pads, dilation), pool, bf16 = ctx.saved
         need_x, need_k, need_b = ctx.needs_input_grad[:3]
-        return _C.conv2d_relu_maxpool_backward(np.ascontiguousarray(dy, dtype=np.float32),
-                                               argmax, y, x, kernel, strides, pads, dilation,
-                                               pool, need_x, need_k, need_b)
+        backward = _C.conv2d_relu_maxpool_backward_bf16 if bf16 else \
+            _C.conv2d_relu_maxpool_backward
+        return backward(np.ascontiguousarray(dy, dtype=np.float32), argmax, y, x, kernel,
+                        strides, pads, dilation, pool, need_x, need_k, need_b)
 
 
 def _activation(op: str, activation) -> bool:
@@ -204,9 +210,9 @@ def inputs_of_rank(op: str, x, kernel, rank: int, kernel_tail: str) -> tuple:
     return xa, ka
 
 
-def _check(op: str, x, kernel, bias, rank: int, groups) -> tuple:
-    """Checks ranks, channels, groups and the bias; returns x and kernel ready for apply
-    (Tensors as they are, anything else as float32 arrays)."""
+def _check(op: str, x, kernel, bias, rank: int, groups, compute_dtype="float32") -> tuple:
+    """Checks ranks, channels, groups, the bias and compute_dtype; returns x and kernel ready
+    for apply (Tensors as they are, anything else as float32 arrays) and the bf16 flag."""
     xa, ka = inputs_of_rank(op, x, kernel, rank, "in_channels, filters")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive integer, received groups={groups!r}")
@@ -221,49 +227,58 @@ def _check(op: str, x, kernel, bias, rank: int, groups) -> tuple:
         ba = _input(bias, op, "bias")
         if ba.shape != (filters,):
             raise ValueError(f"{op}: bias must have shape ({filters},), received {ba.shape}")
-    return xa, ka
+    bf16 = is_bf16(compute_dtype, op)
+    if bf16 and groups != 1:
+        raise ValueError(f"{op}: compute_dtype='bfloat16' needs groups=1 (there is no bfloat16 "
+                         f"grouped convolution kernel), received groups={groups}")
+    return xa, ka, bf16
 
 
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
-           activation=None, groups: int = 1) -> Tensor:
+           activation=None, groups: int = 1, *, compute_dtype: str = "float32") -> Tensor:
     """2-D convolution, channels last: x (N, H, W, C), kernel (R, S, C/groups, K), bias (K)
-    -> (N, P, Q, K). activation None/'linear'/'relu' (fused)."""
+    -> (N, P, Q, K). activation None/'linear'/'relu' (fused). compute_dtype 'bfloat16' (groups
+    1): bfloat16 products with float32 sums, forward and backward; the output is float32."""
     op = "conv2d"
-    xa, ka = _check(op, x, kernel, bias, 2, groups)
+    xa, ka, bf16 = _check(op, x, kernel, bias, 2, groups, compute_dtype)
     strides = normalize_tuple(strides, 2, "strides", op)
     dilation = normalize_tuple(dilation_rate, 2, "dilation_rate", op)
     pads = _pads(op, padding, xa.shape[1:3], ka.shape[:2], strides, dilation)
     relu = _activation(op, activation)
     return Conv2D.apply(xa, ka, _bias_arg(bias),
-                        (strides, pads, dilation), relu, int(groups))
+                        (strides, pads, dilation), relu, int(groups), bf16)
 
 
 def conv2d_relu_maxpool(x, kernel, bias=None, strides=(1, 1), padding="valid",
-                        dilation_rate=(1, 1), pool_size=(2, 2)) -> Tensor:
+                        dilation_rate=(1, 1), pool_size=(2, 2), *,
+                        compute_dtype: str = "float32") -> Tensor:
     """max_pool2d(relu(conv2d(x, kernel, bias)), pool_size) in one fused op (pool strides =
     pool_size, 'valid' pooling): x (N, H, W, C), kernel (R, S, C, K) -> (N, P // ph, Q // pw, K).
-    The same values as the three ops in a row; the conv output is never written to memory."""
+    The same values as the three ops in a row (with the same compute_dtype); the conv output
+    is never written to memory."""
     op = "conv2d_relu_maxpool"
-    xa, ka = _check(op, x, kernel, bias, 2, 1)
+    xa, ka, bf16 = _check(op, x, kernel, bias, 2, 1, compute_dtype)
     strides = normalize_tuple(strides, 2, "strides", op)
     dilation = normalize_tuple(dilation_rate, 2, "dilation_rate", op)
     pool = normalize_tuple(pool_size, 2, "pool_size", op)
     pads = _pads(op, padding, xa.shape[1:3], ka.shape[:2], strides, dilation)
-    return Conv2DReluMaxPool.apply(xa, ka, _bias_arg(bias), (strides, pads, dilation), pool)
+    return Conv2DReluMaxPool.apply(xa, ka, _bias_arg(bias), (strides, pads, dilation), pool,
+                                   bf16)
 
 
 def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, activation=None,
-           groups: int = 1) -> Tensor:
+           groups: int = 1, *, compute_dtype: str = "float32") -> Tensor:
     """1-D convolution, channels last: x (N, L, C), kernel (k, C/groups, K), bias (K)
-    -> (N, L', K). padding 'valid', 'same' or 'causal'; activation None/'linear'/'relu'."""
+    -> (N, L', K). padding 'valid', 'same' or 'causal'; activation None/'linear'/'relu';
+    compute_dtype as conv2d's."""
     op = "conv1d"
-    xa, ka = _check(op, x, kernel, bias, 1, groups)
+    xa, ka, bf16 = _check(op, x, kernel, bias, 1, groups, compute_dtype)
     strides = (1,) + normalize_tuple(strides, 1, "strides", op)
     dilation = (1,) + normalize_tuple(dilation_rate, 1, "dilation_rate", op)
     pads = _pads(op, padding, (1, xa.shape[1]), (1, ka.shape[0]), strides, dilation)
     relu = _activation(op, activation)
     return Conv1D.apply(xa, ka, _bias_arg(bias),
-                        (strides, pads, dilation), relu, int(groups))
+                        (strides, pads, dilation), relu, int(groups), bf16)
 
 
 def _bias_arg(bias):

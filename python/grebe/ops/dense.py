@@ -14,7 +14,7 @@ import numpy as np
 
 from grebe import _C
 from grebe.autograd import Function
-from grebe.ops._util import as_input
+from grebe.ops._util import as_input, is_bf16
 from grebe.ops.activation import (ACT_CODES, GRAD_FROM_OUTPUT, NativeActivation, Softmax, _f32c,
                                   with_logits)
 from grebe.tensor import Tensor
@@ -31,22 +31,26 @@ FUSED_ACTIVATIONS.update(swish=ACT_CODES["silu"])
 _sgemm = _C.sgemm
 
 
-def _gemm(a, b, trans_a=False, trans_b=False, bias=None, relu=False):
-    """op(a) @ op(b) (+ bias, relu) for 2-D float32 arrays, natively."""
-    return _sgemm(a, b, trans_a, trans_b, 1.0, 0.0, None, bias, relu)
+def _gemm(a, b, trans_a=False, trans_b=False, bias=None, relu=False, sgemm=_sgemm):
+    """op(a) @ op(b) (+ bias, relu) for 2-D float32 arrays, natively (`sgemm`: _C.sgemm, or
+    _C.sgemm_bf16 for bfloat16 operands with float32 sums)."""
+    return sgemm(a, b, trans_a, trans_b, 1.0, 0.0, None, bias, relu)
 
 
 class Dense(Function):
-    """x (..., K), kernel (K, N), bias (N,) or None -> act(x @ kernel + bias) (..., N)."""
+    """x (..., K), kernel (K, N), bias (N,) or None -> act(x @ kernel + bias) (..., N).
+    bf16: the three GEMMs (forward, dx, dW) take bfloat16-rounded operands, float32 sums; the
+    bias, activation and softmax stay float32."""
 
     @staticmethod
-    def forward(ctx, x, w, b, code, alpha):
+    def forward(ctx, x, w, b, code, alpha, bf16=False):
         # w and b are C-contiguous float32 (Tensors are; dense() converts anything else).
         if x.dtype != _f32 or not x.flags.c_contiguous:
             x = _f32c(x)
         K, N = w.shape
         x2 = x if x.ndim == 2 else x.reshape(-1, K)
-        z = _sgemm(x2, w, False, False, 1.0, 0.0, None, b, code == _RELU)
+        sgemm = _C.sgemm_bf16 if bf16 else _sgemm
+        z = sgemm(x2, w, False, False, 1.0, 0.0, None, b, code == _RELU)
         src = z  # what backward needs: y, or z = x @ W + b for acts whose gradient needs it
         if code == ROW_SOFTMAX or code == ROW_LOG_SOFTMAX:
             y = src = _C.softmax_forward(z, code == ROW_LOG_SOFTMAX, z)
@@ -56,12 +60,12 @@ class Dense(Function):
             y = src = _C.activation_forward(z, code, alpha, z)  # in place
         else:
             y = _C.activation_forward(z, code, alpha, None)
-        ctx.save(x2, w, b is not None, src, code, alpha, x.shape)
+        ctx.save(x2, w, b is not None, src, code, alpha, x.shape, sgemm)
         return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (N,))
 
     @staticmethod
     def backward(ctx, dy):
-        x2, w, has_bias, src, code, alpha, xshape = ctx.saved
+        x2, w, has_bias, src, code, alpha, xshape, sgemm = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dy = _f32c(dy)
         if dy.ndim != 2:
@@ -78,10 +82,10 @@ class Dense(Function):
             dz, db = _C.bias_act_backward(dy, src, None, code, alpha, need_b)
         dx = None
         if need_x:
-            dx = _gemm(dz, w, trans_b=True)
+            dx = _gemm(dz, w, trans_b=True, sgemm=sgemm)
             if len(xshape) != 2:
                 dx = dx.reshape(xshape)
-        dw = _gemm(x2, dz, trans_a=True) if need_w else None
+        dw = _gemm(x2, dz, trans_a=True, sgemm=sgemm) if need_w else None
         return dx, dw, db
 
 
@@ -98,11 +102,15 @@ def _weight(w):
     return np.asarray(w, dtype=_f32, order="C")
 
 
-def dense(x, kernel, bias=None, activation=None, alpha: float | None = None) -> Tensor:
+def dense(x, kernel, bias=None, activation=None, alpha: float | None = None, *,
+          compute_dtype: str = "float32") -> Tensor:
     """act(x @ kernel + bias) applied over the last axis of x (rank >= 1; leading axes are
     kept). activation: None/'linear', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu'/'swish',
     'softmax', 'log_softmax', 'elu', 'selu', 'softplus', 'relu6', 'leaky_relu', 'hard_sigmoid'.
-    alpha: leaky_relu's negative slope (default 0.2) or elu's alpha (default 1.0)."""
+    alpha: leaky_relu's negative slope (default 0.2) or elu's alpha (default 1.0).
+    compute_dtype: 'float32', or 'bfloat16' for bfloat16 GEMM operands with float32 sums
+    (forward and backward; the output is float32)."""
+    bf16 = is_bf16(compute_dtype, "dense")
     if alpha is None:
         alpha = _DEFAULT_ALPHA.get(activation, 0.0) if activation else 0.0
     x = as_input(x)
@@ -127,12 +135,12 @@ def dense(x, kernel, bias=None, activation=None, alpha: float | None = None) -> 
         warn_if_softmax_is_constant(xs[:-1] + (1,))
     if len(xs) == 1:
         from grebe.ops.shape_ops import reshape
-        return reshape(dense(reshape(x, (1, -1)), kernel, bias, activation, alpha),
-                       (kernel.shape[1],))
+        return reshape(dense(reshape(x, (1, -1)), kernel, bias, activation, alpha,
+                             compute_dtype=compute_dtype), (kernel.shape[1],))
     if code == ROW_SOFTMAX:  # the output carries z = x @ kernel + bias as its logits
-        z = Dense.apply(x, kernel, bias, _LINEAR, 0.0)
+        z = Dense.apply(x, kernel, bias, _LINEAR, 0.0, bf16)
         return with_logits(Softmax.apply(z, False), z, "softmax")
     if code == _SIGMOID:
-        z = Dense.apply(x, kernel, bias, _LINEAR, 0.0)
+        z = Dense.apply(x, kernel, bias, _LINEAR, 0.0, bf16)
         return with_logits(NativeActivation.apply(z, _SIGMOID, 0.0), z, "sigmoid")
-    return Dense.apply(x, kernel, bias, code, float(alpha))
+    return Dense.apply(x, kernel, bias, code, float(alpha), bf16)

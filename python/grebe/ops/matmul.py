@@ -16,6 +16,7 @@ import numpy as np
 
 from grebe import _C
 from grebe.autograd import Function, _state, unbroadcast
+from grebe.ops._util import is_bf16
 from grebe.tensor import Tensor
 
 _F32 = np.dtype(np.float32)
@@ -59,11 +60,14 @@ def _flat_rows(x: np.ndarray, k: int) -> np.ndarray:
 
 
 class MatMul(Function):
-    """a (..., M, K) @ b (..., K, N) -> (..., M, N) (numpy matmul; 1-D operands as numpy)."""
+    """a (..., M, K) @ b (..., K, N) -> (..., M, N) (numpy matmul; 1-D operands as numpy).
+    bf16: _C.matmul_bf16 for the product and both gradient products (bfloat16 operands,
+    float32 sums)."""
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, bf16=False):
         a0, b0 = a, b
+        mm = _C.matmul_bf16 if bf16 else _C.matmul
         a = _to_f32(a, a0, b0)
         b = _to_f32(b, a0, b0)
         if a.ndim == 2 and b.ndim == 2:  # the common case, kept short: Dense, LSTM steps
@@ -71,8 +75,8 @@ class MatMul(Function):
                 raise ValueError(f"matmul: inner dimensions differ: {_shapes(a0, b0)}")
             ka, ta = _op(a)
             kb, tb = _op(b)
-            ctx.save(ka, ta, kb, tb, None)
-            return _C.matmul(ka, kb, ta, tb)
+            ctx.save(ka, ta, kb, tb, None, mm)
+            return mm(ka, kb, ta, tb)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: operands must have at least 1 dimension (use multiply "
                              f"for scalars): {_shapes(a0, b0)}")
@@ -106,9 +110,9 @@ class MatMul(Function):
             kb, tb = _op(b)
             ka = ka.reshape(-1, *ka.shape[-2:])
             kb = kb.reshape(-1, *kb.shape[-2:])
-        y = _C.matmul(ka, kb, ta, tb)
+        y = mm(ka, kb, ta, tb)
         out_shape = batch + (M, N)
-        ctx.save(ka, ta, kb, tb, (a_shape, b_shape, a2_shape, b2_shape, out_shape))
+        ctx.save(ka, ta, kb, tb, (a_shape, b_shape, a2_shape, b2_shape, out_shape), mm)
         y = y.reshape(out_shape)
         if len(a_shape) == 1:
             y = y.reshape(out_shape[:-2] + (N,))
@@ -118,13 +122,13 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        ka, ta, kb, tb, meta = ctx.saved
+        ka, ta, kb, tb, meta, mm = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         dy = np.asarray(dy, dtype=np.float32)
         if meta is None:  # 2-D: dA = dY @ op(B)^T, dB = op(A)^T @ dY, no copies of A or B
             kd, td = _op(dy)
-            da = _C.matmul(kd, kb, td, not tb) if need_a else None
-            db = _C.matmul(ka, kd, not ta, td) if need_b else None
+            da = mm(kd, kb, td, not tb) if need_a else None
+            db = mm(ka, kd, not ta, td) if need_b else None
             return da, db
         a_shape, b_shape, a2_shape, b2_shape, out_shape = meta
         N = out_shape[-1]
@@ -134,7 +138,7 @@ class MatMul(Function):
             -1, *out_shape[-2:])
         da = db = None
         if need_a:
-            da = _C.matmul(kd, kb, False, not tb)  # (rows, K) or (batch, M, K)
+            da = mm(kd, kb, False, not tb)  # (rows, K) or (batch, M, K)
             if ka.ndim == 2 and kb.ndim == 3:
                 da = da.sum(axis=0)  # a was broadcast over the batch of b
             else:
@@ -142,27 +146,30 @@ class MatMul(Function):
             da = da.reshape(a_shape)
         if need_b:
             if kb.ndim == 2:  # one GEMM over every row sums the batch for free
-                db = _C.matmul(ka, kd.reshape(-1, N), not ta, False)
+                db = mm(ka, kd.reshape(-1, N), not ta, False)
             else:
-                db = _C.matmul(ka, kd, not ta, False)  # (batch, K, N)
+                db = mm(ka, kd, not ta, False)  # (batch, K, N)
                 db = unbroadcast(db.reshape(out_shape[:-2] + b2_shape[-2:]), b2_shape)
             db = db.reshape(b_shape)
         return da, db
 
 
-def matmul(a, b) -> Tensor:
+def matmul(a, b, *, compute_dtype: str = "float32") -> Tensor:
     """a @ b with numpy's matmul rules on the native SGEMM; differentiable in a and b.
+    compute_dtype 'bfloat16' (grebe's, for layers under mixed_bfloat16): bfloat16 operands
+    with float32 sums, in the product and its gradients; the result is float32.
 
     >>> import grebe
     >>> grebe.matmul([[1.0, 2.0]], [[3.0], [4.0]]).numpy()
     array([[11.]], dtype=float32)
     """
+    bf16 = compute_dtype != "float32" and is_bf16(compute_dtype, "matmul")
     if _state.grad_enabled and ((isinstance(a, Tensor) and a.requires_grad) or
                                    (isinstance(b, Tensor) and b.requires_grad)):
-        return MatMul.apply(a, b)
+        return MatMul.apply(a, b, bf16=bf16)
     # No graph to record: skip Function.apply's bookkeeping (about 2.5 us per call).
     out = MatMul.forward(_NO_GRAD_CTX, a.data if isinstance(a, Tensor) else a,
-                         b.data if isinstance(b, Tensor) else b)
+                         b.data if isinstance(b, Tensor) else b, bf16)
     return Tensor._make(out, False, None, 0)
 
 

@@ -22,17 +22,24 @@ import numpy as np
 
 from grebe import _C
 from grebe.autograd import Function
+from grebe.ops._util import is_bf16
 from grebe.tensor import Tensor
 
 __all__ = ["lstm", "gru", "simple_rnn", "activation_code", "lengths_to_mask"]
 
 # The recurrent kernels' activations (csrc/kernels/rnn.h, enum RnnAct), by name, as plain ints.
 _ACT_CODES = {name: int(code) for name, code in _C.RnnAct.__members__.items()}
-_CELL = {  # name -> (forward kernel, backward kernel, gates, has c state)
-    "lstm": (_C.lstm_forward, _C.lstm_backward, 4, True),
-    "gru": (_C.gru_forward, _C.gru_backward, 3, False),
-    "simple_rnn": (_C.simple_rnn_forward, _C.simple_rnn_backward, 1, False),
+_CELL = {  # name -> (gates, has c state)
+    "lstm": (4, True),
+    "gru": (3, False),
+    "simple_rnn": (1, False),
 }
+# (name, bf16) -> (forward kernel, backward kernel); the _bf16 twins round the operands of the
+# input and recurrent products (x W, h R and their gradients' GEMMs) to bfloat16 and sum in
+# float32; gates, states and their gradients stay float32.
+_KERNELS = {(name, bf16): (getattr(_C, name + "_forward" + ("_bf16" if bf16 else "")),
+                           getattr(_C, name + "_backward" + ("_bf16" if bf16 else "")))
+            for name in _CELL for bf16 in (False, True)}
 
 
 def activation_code(activation, who: str = "rnn") -> int:
@@ -82,8 +89,8 @@ class Recurrent(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, kernel, recurrent_kernel, bias, *, cell, mask, rdrop, act, ract,
-                reverse, return_sequences, reset_after):
-        fwd, _, _, has_c = _CELL[cell]
+                reverse, return_sequences, reset_after, bf16=False):
+        fwd, has_c = _KERNELS[cell, bf16][0], _CELL[cell][1]
         bx, bh = bias, None
         if bias is not None and cell == "gru" and reset_after:
             bx, bh = bias[0], bias[1]
@@ -94,14 +101,15 @@ class Recurrent(Function):
         if training:
             ctx.save(x, kernel, recurrent_kernel, bx, bh, saved)
             ctx.config = (cell, mask, rdrop, act, ract, reverse, return_sequences, reset_after,
-                          None if bias is None else bias.shape)
+                          None if bias is None else bias.shape, bf16)
         return ((y,) if return_sequences else ()) + (hT,) + ((cT,) if has_c else ())
 
     @staticmethod
     def backward(ctx, *grads):
         x, kernel, recurrent_kernel, bx, bh, saved = ctx.saved
-        cell, mask, rdrop, act, ract, reverse, return_sequences, reset_after, bshape = ctx.config
-        _, bwd, _, has_c = _CELL[cell]
+        cell, mask, rdrop, act, ract, reverse, return_sequences, reset_after, bshape, bf16 = \
+            ctx.config
+        bwd, has_c = _KERNELS[cell, bf16][1], _CELL[cell][1]
         grads = list(grads)
         dy = grads.pop(0) if return_sequences else None
         dh = grads.pop(0)
@@ -128,9 +136,10 @@ def _f32(a):
 
 def _run(cell, x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwards,
          return_sequences, activation, recurrent_activation, recurrent_dropout_mask,
-         reset_after=True):
+         reset_after=True, compute_dtype="float32"):
     who = cell
-    _, _, G, has_c = _CELL[cell]
+    G, has_c = _CELL[cell]
+    bf16 = is_bf16(compute_dtype, who)
     x, kernel, recurrent_kernel, bias = (_tensor(v) for v in (x, kernel, recurrent_kernel, bias))
     if x.ndim != 3:
         raise ValueError(f"{who}: expected input of rank 3 (batch, timesteps, features), "
@@ -160,35 +169,40 @@ def _run(cell, x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwa
         x, h0, c0, kernel, recurrent_kernel, bias, cell=cell, mask=_mask_array(mask, x.shape, who),
         rdrop=rdrop, act=activation_code(activation, who),
         ract=activation_code(recurrent_activation, who), reverse=bool(go_backwards),
-        return_sequences=bool(return_sequences), reset_after=bool(reset_after))
+        return_sequences=bool(return_sequences), reset_after=bool(reset_after), bf16=bf16)
 
 
 def lstm(x, kernel, recurrent_kernel, bias=None, initial_state=None, *, mask=None,
          go_backwards=False, return_sequences=True, activation="tanh",
-         recurrent_activation="sigmoid", recurrent_dropout_mask=None):
+         recurrent_activation="sigmoid", recurrent_dropout_mask=None, compute_dtype="float32"):
     """LSTM over x (B,T,F). initial_state: [h0, c0] (each (B,U)) or None for zeros.
-    Returns (outputs, h, c): outputs (B,T,U) if return_sequences else the last output (= h)."""
+    Returns (outputs, h, c): outputs (B,T,U) if return_sequences else the last output (= h).
+    compute_dtype 'bfloat16': bfloat16 operands in the products (x W, h R; the same in
+    backward), float32 sums, gates and states (as gru and simple_rnn)."""
     out = _run("lstm", x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwards,
-               return_sequences, activation, recurrent_activation, recurrent_dropout_mask)
+               return_sequences, activation, recurrent_activation, recurrent_dropout_mask,
+               compute_dtype=compute_dtype)
     return out if return_sequences else (out[0],) + tuple(out)
 
 
 def gru(x, kernel, recurrent_kernel, bias=None, initial_state=None, *, mask=None,
         go_backwards=False, return_sequences=True, activation="tanh",
-        recurrent_activation="sigmoid", reset_after=True, recurrent_dropout_mask=None):
+        recurrent_activation="sigmoid", reset_after=True, recurrent_dropout_mask=None,
+        compute_dtype="float32"):
     """GRU over x (B,T,F); bias (2, 3U) when reset_after (Keras 3's default), else (3U,).
     Returns (outputs, h): outputs (B,T,U) if return_sequences else the last output (= h)."""
     out = _run("gru", x, kernel, recurrent_kernel, bias, initial_state, mask, go_backwards,
                return_sequences, activation, recurrent_activation, recurrent_dropout_mask,
-               reset_after)
+               reset_after, compute_dtype)
     return out if return_sequences else (out[0], out[0])
 
 
 def simple_rnn(x, kernel, recurrent_kernel, bias=None, initial_state=None, *, mask=None,
                go_backwards=False, return_sequences=True, activation="tanh",
-               recurrent_dropout_mask=None):
+               recurrent_dropout_mask=None, compute_dtype="float32"):
     """SimpleRNN over x (B,T,F): h_t = activation(x_t W + b + h_{t-1} R).
     Returns (outputs, h): outputs (B,T,U) if return_sequences else the last output (= h)."""
     out = _run("simple_rnn", x, kernel, recurrent_kernel, bias, initial_state, mask,
-               go_backwards, return_sequences, activation, "sigmoid", recurrent_dropout_mask)
+               go_backwards, return_sequences, activation, "sigmoid", recurrent_dropout_mask,
+               compute_dtype=compute_dtype)
     return out if return_sequences else (out[0], out[0])

@@ -3,8 +3,9 @@
 `scale_loss(loss)` multiplies the loss by the current scale; `apply(grads, weights)` divides the
 (scaled) gradients by it and, when they are all finite, lets the inner optimizer step and
 doubles the scale after `dynamic_growth_steps` finite steps in a row; a non-finite gradient
-skips the step and halves the scale. (grebe computes in float32, where scaling changes no
-value; it matters with bfloat16/float16 compute and for code written for Keras.)
+skips the step and halves the scale. (grebe computes in float32, or with bfloat16 products
+under mixed_bfloat16, whose float32 exponent range needs no scaling; it is here for code
+written for Keras, where it matters with float16.)
 """
 from __future__ import annotations
 

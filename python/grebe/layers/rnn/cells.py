@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from grebe import activations, initializers, ops
+from grebe.ops.matmul import matmul  # the native one: it takes compute_dtype
 from grebe.layers.layer import Layer
 from grebe.tensor import Tensor
 
@@ -128,6 +129,10 @@ class _GatedCell(DropoutRNNCell, Layer):
                                         constraint=self.bias_constraint)
         self.built = True
 
+    def _matmul(self, a, b):
+        """a @ b as the cell's policy computes it (bfloat16 operands under mixed_bfloat16)."""
+        return matmul(a, b, compute_dtype=self.compute_dtype)
+
     def _inputs(self, inputs, h_tm1, training):
         x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
         h = h_tm1 if isinstance(h_tm1, Tensor) else Tensor(h_tm1)
@@ -187,7 +192,7 @@ class LSTMCell(_GatedCell):
     def call(self, inputs, states, training=None):
         h_tm1, c_tm1 = states[0], states[1]
         x, h = self._inputs(inputs, h_tm1, training)
-        z = ops.matmul(x, self.kernel) + ops.matmul(h, self.recurrent_kernel)
+        z = self._matmul(x, self.kernel) + self._matmul(h, self.recurrent_kernel)
         if self.use_bias:
             z = z + self.bias
         zi, zf, zc, zo = ops.split(z, 4, axis=-1)
@@ -224,22 +229,22 @@ class GRUCell(_GatedCell):
         bx = bh = None
         if self.use_bias:
             bx, bh = (self.bias[0], self.bias[1]) if self.reset_after else (self.bias, None)
-        mx = ops.matmul(x, self.kernel)
+        mx = self._matmul(x, self.kernel)
         if bx is not None:
             mx = mx + bx
         x_z, x_r, x_h = ops.split(mx, 3, axis=-1)
         if self.reset_after:
-            mh = ops.matmul(h, self.recurrent_kernel)
+            mh = self._matmul(h, self.recurrent_kernel)
             if bh is not None:
                 mh = mh + bh
             h_z, h_r, h_h = ops.split(mh, 3, axis=-1)
             z, r = self.recurrent_activation(x_z + h_z), self.recurrent_activation(x_r + h_r)
             hh = self.activation(x_h + r * h_h)
         else:
-            mh = ops.matmul(h, self.recurrent_kernel[:, :2 * U])
+            mh = self._matmul(h, self.recurrent_kernel[:, :2 * U])
             h_z, h_r = ops.split(mh, 2, axis=-1)
             z, r = self.recurrent_activation(x_z + h_z), self.recurrent_activation(x_r + h_r)
-            hh = self.activation(x_h + ops.matmul(r * h, self.recurrent_kernel[:, 2 * U:]))
+            hh = self.activation(x_h + self._matmul(r * h, self.recurrent_kernel[:, 2 * U:]))
         h_new = z * h_tm1 + (1.0 - z) * hh
         return h_new, ([h_new] if nested else h_new)
 
@@ -259,7 +264,7 @@ class SimpleRNNCell(_GatedCell):
     def call(self, inputs, states, training=None):
         nested = isinstance(states, (list, tuple))
         x, h = self._inputs(inputs, states[0] if nested else states, training)
-        z = ops.matmul(x, self.kernel) + ops.matmul(h, self.recurrent_kernel)
+        z = self._matmul(x, self.kernel) + self._matmul(h, self.recurrent_kernel)
         if self.use_bias:
             z = z + self.bias
         h_new = self.activation(z)

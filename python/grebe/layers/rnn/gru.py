@@ -31,7 +31,8 @@ class GRU(_RNN):
         return rnn_ops.gru(x, self.kernel, self.recurrent_kernel, self.bias, states, mask=mask,
                            go_backwards=self.go_backwards, return_sequences=self.return_sequences,
                            activation=self._act, recurrent_activation=self._ract,
-                           reset_after=self.reset_after, recurrent_dropout_mask=rdrop)
+                           reset_after=self.reset_after, recurrent_dropout_mask=rdrop,
+                           compute_dtype=self.compute_dtype)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -42,7 +42,7 @@ class LSTM(_RNN):
         out = rnn_ops.lstm(x, self.kernel, self.recurrent_kernel, self.bias, states, mask=mask,
                            go_backwards=self.go_backwards, return_sequences=self.return_sequences,
                            activation=self._act, recurrent_activation=self._ract,
-                           recurrent_dropout_mask=rdrop)
+                           recurrent_dropout_mask=rdrop, compute_dtype=self.compute_dtype)
         return out
 
     def get_config(self) -> dict:

@@ -217,7 +217,7 @@ class RNN(Layer):
         cell.reset_recurrent_dropout_mask()
         common = dict(mask=mask, go_backwards=False,
                       return_sequences=return_sequences, activation=cell.activation,
-                      recurrent_dropout_mask=rdrop)
+                      recurrent_dropout_mask=rdrop, compute_dtype=cell.compute_dtype)
         if kind == "lstm":
             return rnn_ops.lstm(x, cell.kernel, cell.recurrent_kernel, cell.bias, states,
                                 recurrent_activation=cell.recurrent_activation, **common)

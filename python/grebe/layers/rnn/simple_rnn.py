@@ -25,7 +25,8 @@ class SimpleRNN(_RNN):
         return rnn_ops.simple_rnn(x, self.kernel, self.recurrent_kernel, self.bias, states,
                                   mask=mask, go_backwards=self.go_backwards,
                                   return_sequences=self.return_sequences, activation=self._act,
-                                  recurrent_dropout_mask=rdrop)
+                                  recurrent_dropout_mask=rdrop,
+                                  compute_dtype=self.compute_dtype)
 
     def get_config(self) -> dict:
         config = super().get_config()
