@@ -12,8 +12,10 @@
 #include <immintrin.h>
 
 // GCC 12 reports the intrinsics' own undefined pass-through operands (__Y in avx512fintrin.h)
-// as maybe-uninitialized once they are inlined through the reduction lambdas: a false alarm.
+// as (maybe-)uninitialized once they are inlined through the reduction lambdas and the
+// float <-> double conversions: a false alarm.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <cstdint>
 #include <vector>
@@ -210,6 +212,141 @@ void batch_norm_backward_data_avx512(float* dx, const float* dy, const float* x,
                 _mm512_mask_storeu_ps(dx + r * C + c, m, d);
             }
     });
+}
+
+// ---- batch_norm_backward (exact): its double sums and double dx, per channel in the portable
+// kernel's operation order (so the results are the same bits): 16 channels per step, widened to
+// two 8-lane double vectors; 64-row sub-sums joining the unit sum, units added in order.
+
+namespace {
+
+// The 16 floats at p (mask m) as two double vectors (channels 0-7 and 8-15).
+inline void load_pd(const float* p, __mmask16 m, __m512d* lo, __m512d* hi) {
+    const __m512 v = _mm512_maskz_loadu_ps(m, p);
+    *lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    *hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+}
+
+// g at element i: dy, or with Relu dy where relu_y > 0, else 0 (relu'(0) = 0; NaN relu_y -> 0,
+// as the portable bit mask).
+template <bool Relu>
+inline void grad_pd(const float* dy, const float* relu_y, int64_t i, __mmask16 m, __m512d* lo,
+                    __m512d* hi) {
+    __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
+    if (Relu)
+        g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, relu_y + i),
+                                                   _mm512_setzero_ps(), _CMP_GT_OQ), g);
+    *lo = _mm512_cvtps_pd(_mm512_castps512_ps256(g));
+    *hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(g, 1));
+}
+
+// Rows [r0, r1) of one unit, channels c..c+15 (mask m) -> p[j][c..] (j = 0, 1, 2): sum g,
+// sum g * (x - mean), sum (x - mean), each in double: f (6 vectors) over 64 rows, then into d.
+template <bool Relu>
+void exact_sums_group(double* const* p, const float* dy, const float* relu_y, const float* x,
+                      const float* mean, int64_t C, int64_t c, __mmask16 m, int64_t r0,
+                      int64_t r1) {
+    __m512d mlo, mhi, d[6];
+    load_pd(mean + c, m, &mlo, &mhi);
+    for (int j = 0; j < 6; j++) d[j] = _mm512_setzero_pd();
+    for (int64_t s0 = r0; s0 < r1; s0 += kSub) {
+        const int64_t s1 = s0 + kSub < r1 ? s0 + kSub : r1;
+        __m512d f[6];
+        for (int j = 0; j < 6; j++) f[j] = _mm512_setzero_pd();
+        for (int64_t r = s0; r < s1; r++) {
+            __m512d glo, ghi, xlo, xhi;
+            grad_pd<Relu>(dy, relu_y, r * C + c, m, &glo, &ghi);
+            load_pd(x + r * C + c, m, &xlo, &xhi);
+            xlo = _mm512_sub_pd(xlo, mlo);  // exact in double
+            xhi = _mm512_sub_pd(xhi, mhi);
+            f[0] = _mm512_add_pd(f[0], glo);
+            f[1] = _mm512_add_pd(f[1], ghi);
+            f[2] = _mm512_add_pd(f[2], _mm512_mul_pd(glo, xlo));
+            f[3] = _mm512_add_pd(f[3], _mm512_mul_pd(ghi, xhi));
+            f[4] = _mm512_add_pd(f[4], xlo);
+            f[5] = _mm512_add_pd(f[5], xhi);
+        }
+        for (int j = 0; j < 6; j++) d[j] = _mm512_add_pd(d[j], f[j]);
+    }
+    const __mmask8 mlo8 = static_cast<__mmask8>(m & 0xFF), mhi8 = static_cast<__mmask8>(m >> 8);
+    for (int j = 0; j < 3; j++) {
+        _mm512_mask_storeu_pd(p[j] + c, mlo8, d[2 * j]);
+        _mm512_mask_storeu_pd(p[j] + c + 8, mhi8, d[2 * j + 1]);
+    }
+}
+
+template <bool Relu>
+void exact_sums(double* s1, double* s2, double* s3, const float* dy, const float* relu_y,
+                const float* x, const float* mean, int64_t M, int64_t C) {
+    const int64_t units = (M + kUnit - 1) / kUnit;
+    std::vector<double> part(static_cast<size_t>(units * 3 * C));
+    // Race-free: unit u writes part[u] only; the units are added below in order, so the sums
+    // do not depend on the thread count.
+    #pragma omp parallel for schedule(static) num_threads(threads_for(M * C))
+    for (int64_t u = 0; u < units; u++) {
+        const int64_t r0 = u * kUnit, r_end = (u + 1) * kUnit < M ? (u + 1) * kUnit : M;
+        double* pu = part.data() + u * 3 * C;
+        double* const p[3] = {pu, pu + C, pu + 2 * C};
+        for (int64_t c = 0; c < C; c += 16)
+            exact_sums_group<Relu>(p, dy, relu_y, x, mean, C, c, tail_mask(c, C), r0, r_end);
+    }
+    double* out[3] = {s1, s2, s3};
+    for (int j = 0; j < 3; j++)
+        for (int64_t c = 0; c < C; c++) out[j][c] = 0.0;
+    for (int64_t u = 0; u < units; u++)
+        for (int j = 0; j < 3; j++)
+            for (int64_t c = 0; c < C; c++) out[j][c] += part[(u * 3 + j) * C + c];
+}
+
+// dx (M,C) = float(a * ((g - b) - (x - mm) * k)), evaluated in double (a, b, mm, k: (C) doubles).
+template <bool Relu>
+void exact_dx(float* dx, const float* dy, const float* relu_y, const float* x, const double* a,
+              const double* b, const double* mm, const double* k, int64_t M, int64_t C) {
+    for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
+        for (int64_t c = 0; c < C; c += 16) {
+            const __mmask16 m = tail_mask(c, C);
+            const __mmask8 ml = static_cast<__mmask8>(m & 0xFF), mh = static_cast<__mmask8>(m >> 8);
+            const __m512d al = _mm512_maskz_loadu_pd(ml, a + c);
+            const __m512d bl = _mm512_maskz_loadu_pd(ml, b + c);
+            const __m512d ul = _mm512_maskz_loadu_pd(ml, mm + c);
+            const __m512d kl = _mm512_maskz_loadu_pd(ml, k + c);
+            const __m512d ah = _mm512_maskz_loadu_pd(mh, a + c + 8);
+            const __m512d bh = _mm512_maskz_loadu_pd(mh, b + c + 8);
+            const __m512d uh = _mm512_maskz_loadu_pd(mh, mm + c + 8);
+            const __m512d kh = _mm512_maskz_loadu_pd(mh, k + c + 8);
+            for (int64_t r = r0; r < r1; r++) {
+                __m512d gl, gh, xl, xh;
+                grad_pd<Relu>(dy, relu_y, r * C + c, m, &gl, &gh);
+                load_pd(x + r * C + c, m, &xl, &xh);
+                const __m512d lo = _mm512_mul_pd(al, _mm512_sub_pd(_mm512_sub_pd(gl, bl),
+                                        _mm512_mul_pd(_mm512_sub_pd(xl, ul), kl)));
+                const __m512d hi = _mm512_mul_pd(ah, _mm512_sub_pd(_mm512_sub_pd(gh, bh),
+                                        _mm512_mul_pd(_mm512_sub_pd(xh, uh), kh)));
+                const __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)),
+                                                    _mm512_cvtpd_ps(hi), 1);
+                _mm512_mask_storeu_ps(dx + r * C + c, m, v);
+            }
+        }
+    });
+}
+
+}  // namespace
+
+// dy, relu_y (or nullptr), x (M,C), mean (C) -> s1, s2, s3 (C) in double: batch_norm_backward's
+// sum g, sum g * (x - mean), sum (x - mean), bit for bit.
+void batch_norm_backward_sums_avx512(double* s1, double* s2, double* s3, const float* dy,
+                                     const float* relu_y, const float* x, const float* mean,
+                                     int64_t M, int64_t C) {
+    if (relu_y) exact_sums<true>(s1, s2, s3, dy, relu_y, x, mean, M, C);
+    else exact_sums<false>(s1, s2, s3, dy, nullptr, x, mean, M, C);
+}
+
+// dy, relu_y (or nullptr), x (M,C), a, b, mm, k (C) -> dx (M,C): batch_norm_backward's dx.
+void batch_norm_backward_dx_avx512(float* dx, const float* dy, const float* relu_y,
+                                   const float* x, const double* a, const double* b,
+                                   const double* mm, const double* k, int64_t M, int64_t C) {
+    if (relu_y) exact_dx<true>(dx, dy, relu_y, x, a, b, mm, k, M, C);
+    else exact_dx<false>(dx, dy, nullptr, x, a, b, mm, k, M, C);
 }
 
 }  // namespace grebe

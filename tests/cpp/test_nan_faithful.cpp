@@ -244,6 +244,20 @@ TEST(NanFaithful, BatchNorm) {
         for (const Vec* v : {&dg, &dx}) out.insert(out.end(), v->begin(), v->end());
         return out;
     });
+    // The exact backward (the training path), with and without the ReLU mask.
+    for (bool relu : {false, true})
+        each_isa_against_portable(relu ? "batch_norm_backward relu" : "batch_norm_backward", [&] {
+            Vec mean(C), var(C), inv(C), y(M * C), shift(C, -0.25f), db(C), dg(C), dx(M * C);
+            batch_norm_stats(mean.data(), var.data(), x.data(), M, C);
+            for (int64_t c = 0; c < C; c++) inv[c] = 1.0f / std::sqrt(var[c] + 1e-3f);
+            batch_norm_apply_relu(y.data(), x.data(), inv.data(), shift.data(), M, C);
+            batch_norm_backward(dx.data(), db.data(), dg.data(), dy.data(),
+                                relu ? y.data() : nullptr, x.data(), mean.data(), inv.data(),
+                                nullptr, M, C);
+            Vec out = db;
+            for (const Vec* v : {&dg, &dx}) out.insert(out.end(), v->begin(), v->end());
+            return out;
+        });
     // A NaN in channel 2 makes that channel's statistics NaN, and only that channel's; the
     // Inf in channel 7 makes its variance inf or NaN, never finite.
     Vec mean(C), var(C);
