@@ -26,6 +26,13 @@ void batch_norm_backward_sums_avx512(double* s1, double* s2, double* s3, const f
 void batch_norm_backward_dx_avx512(float* dx, const float* dy, const float* relu_y,
                                    const float* x, const double* a, const double* b,
                                    const double* mm, const double* k, int64_t M, int64_t C);
+// The same for AVX2 (batchnorm_avx2.cpp).
+void batch_norm_backward_sums_avx2(double* s1, double* s2, double* s3, const float* dy,
+                                   const float* relu_y, const float* x, const float* mean,
+                                   int64_t M, int64_t C);
+void batch_norm_backward_dx_avx2(float* dx, const float* dy, const float* relu_y, const float* x,
+                                 const double* a, const double* b, const double* mm,
+                                 const double* k, int64_t M, int64_t C);
 
 namespace {
 
@@ -198,8 +205,10 @@ void backward_exact(float* dx, float* dbeta, float* dgamma, const float* dy, con
     // s3 = sum (x - mean), the float mean's rounding residual times M.
     std::vector<double> s1(C), s2(C), s3(C);
     double* out[3] = {s1.data(), s2.data(), s3.data()};
-    if (use_avx512())  // the same sums, bit for bit, 16 channels a step
+    if (use_avx512())  // the same sums, bit for bit, 16 (AVX-512) or 8 (AVX2) channels a step
         batch_norm_backward_sums_avx512(out[0], out[1], out[2], dy, relu_y, x, mean, M, C);
+    else if (active_isa() == Isa::avx2)
+        batch_norm_backward_sums_avx2(out[0], out[1], out[2], dy, relu_y, x, mean, M, C);
     else
         reduce_rows_n<3, double>(out, M, C,
                              [&](int64_t r, int64_t c0, int64_t cn, double (*s)[kBlock]) {
@@ -237,6 +246,9 @@ void backward_exact(float* dx, float* dbeta, float* dgamma, const float* dy, con
     if (use_avx512())  // the same dx, bit for bit
         return batch_norm_backward_dx_avx512(dx, dy, relu_y, x, a.data(), b.data(), m.data(),
                                              k.data(), M, C);
+    if (active_isa() == Isa::avx2)
+        return batch_norm_backward_dx_avx2(dx, dy, relu_y, x, a.data(), b.data(), m.data(),
+                                           k.data(), M, C);
     for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; r++) {
             const float* g = dy + r * C;
