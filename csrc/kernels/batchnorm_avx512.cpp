@@ -1,7 +1,8 @@
 // batchnorm_avx512.cpp — AVX-512 variants of the batch-norm kernels over (M, C) rows (batchnorm.h
 // has the contracts; batchnorm.cpp dispatches here when active_isa() is avx512). Built with
 // -mavx512f ... (file suffix). Sixteen channels per zmm register; the channel tail (C % 16) uses
-// masked loads/stores, so no lane reads or writes past a row.
+// masked loads/stores, so no lane reads or writes past a row. The exact training backward
+// (batch_norm_backward's sums and dx, in double) is at the end of the file.
 //
 // Reductions keep the portable kernels' scheme (fixed 1024-row units summed in unit order, so
 // the results do not depend on the thread count): inside a unit, blocks of up to 64 channels
