@@ -47,6 +47,7 @@ ISA_TESTS="test_ops_activation.py test_rnn_ops.py test_rnn_layers.py test_pool.p
            test_nan_faithful.py test_batchnorm.py test_fusion_batchnorm.py test_bf16_kernels.py
            test_depthwise_conv.py"
 ISA_TESTS="$ISA_TESTS test_mixed_precision_layers.py"  # bf16 layers: vdpbf16ps or its rounding
+ISA_TESTS="$ISA_TESTS test_batchnorm_keras_steps.py"  # conv-bias noise: per-ISA exact BN backward
 for isa in $ISAS; do
   [ "$isa" = "$(echo $ISAS | cut -d' ' -f1)" ] && continue  # the best ISA ran above
   echo "-- ISA-sensitive Python tests, GREBE_ISA=$isa --"
