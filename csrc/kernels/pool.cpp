@@ -1,8 +1,9 @@
 // pool.cpp — max and average pooling over NHWC float32 (see pool.h for the legend), and global
 // pooling. Built without ISA flags: the portable row kernels live here, the AVX2 and AVX-512
 // ones (max pooling with a u8 argmax, average pooling) in pool_avx2.cpp / pool_avx512.cpp,
-// chosen at run time with grebe::active_isa(). Global pooling has AVX-512 bodies too (the
-// same per-channel operations in the same order: the same bits).
+// chosen at run time with grebe::active_isa(). Global average pooling (both ways) and
+// global max forward have AVX-512 bodies too (the same per-channel operations in the same
+// order: the same bits).
 //
 // Threading: forward kernels give each thread whole output rows (n, p); backward kernels give
 // each thread whole input rows (n, h) and *gather* from the windows that hold the row, so
@@ -37,8 +38,6 @@ void global_avg_pool_block_avx512(float* yb, const float* xb, int64_t S, int64_t
 void global_avg_pool_backward_row_avx512(float* dxr, const float* dyn, int64_t C, float inv);
 void global_max_pool_image_avx512(float* yn, int32_t* an, const float* xn, int64_t S,
                                   int64_t C);
-void global_max_pool_backward_image_avx512(float* dxn, const float* dyn, const int32_t* an,
-                                           int64_t S, int64_t C);
 
 int64_t pool_output_size(int64_t in, int64_t k, int64_t stride, bool same, int64_t* pad_before) {
     if (!same) {
@@ -347,12 +346,10 @@ void global_max_pool_forward(float* y, int32_t* argmax, const float* x, int64_t 
 
 void global_max_pool_backward(float* dx, const float* dy, const int32_t* argmax, int64_t N,
                               int64_t S, int64_t C) {
-    const bool avx512 = active_isa() == Isa::avx512;
+    // Portable on every ISA: a memset and N*C stores run at the store bandwidth already.
     // Race-free: image n writes dx[n] only.
     for_each_row(N, 1, N * S * C, [&](int64_t n, int64_t) {
         float* dxn = dx + n * S * C;
-        if (avx512)
-            return global_max_pool_backward_image_avx512(dxn, dy + n * C, argmax + n * C, S, C);
         std::memset(dxn, 0, sizeof(float) * S * C);
         for (int64_t c = 0; c < C; c++) dxn[argmax[n * C + c] * C + c] = dy[n * C + c];
     });

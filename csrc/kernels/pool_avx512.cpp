@@ -287,9 +287,32 @@ void avg_pool2d_backward_row_avx512(float* dxr, const float* dyn, const Pool2dSh
 // 16 channels per zmm, so the results are the same bits.
 
 // One image's channel block: yb (cn) = mean over s < S of xb[s*C + c] (double sums in s order,
-// one division in double, one rounding to float: as the portable loop).
+// one division in double, one rounding to float: as the portable loop). A block that fits the
+// L2 budget keeps 32 channels' sums in registers across all S rows; a larger one streams the
+// rows in order with the sums in an L1 array (strided re-reads would miss). Same bits either way.
 void global_avg_pool_block_avx512(float* yb, const float* xb, int64_t S, int64_t C, int64_t cn) {
     const __m512d sv = _mm512_set1_pd(static_cast<double>(S));
+    if (S * cn * 4 > (int64_t{128} << 10)) {
+        alignas(64) double acc[256];  // cn <= 256 (pool.cpp's block)
+        for (int64_t c = 0; c < cn; c += 8) _mm512_store_pd(acc + c, _mm512_setzero_pd());
+        for (int64_t i = 0; i < S; i++) {
+            const float* xr = xb + i * C;
+            for (int64_t c = 0; c < cn; c += 16) {
+                const __m512 v = load(xr + c, tail_mask(c, cn));
+                _mm512_store_pd(acc + c, _mm512_add_pd(_mm512_load_pd(acc + c),
+                                                       _mm512_cvtps_pd(_mm512_castps512_ps256(v))));
+                _mm512_store_pd(acc + c + 8,
+                                _mm512_add_pd(_mm512_load_pd(acc + c + 8),
+                                              _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1))));
+            }
+        }
+        for (int64_t c = 0; c < cn; c += 8) {
+            const __mmask8 m = cn - c >= 8 ? 0xFF : static_cast<__mmask8>((1u << (cn - c)) - 1u);
+            const __m512d mean = _mm512_div_pd(_mm512_load_pd(acc + c), sv);
+            _mm256_mask_storeu_ps(yb + c, m, _mm512_cvtpd_ps(mean));
+        }
+        return;
+    }
     for (int64_t c = 0; c < cn; c += 32) {  // 32 channels: four independent double chains
         const __mmask16 m0 = tail_mask(c, cn), m1 = c + 16 < cn ? tail_mask(c + 16, cn) : 0;
         __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
@@ -322,44 +345,24 @@ void global_avg_pool_backward_row_avx512(float* dxr, const float* dyn, int64_t C
 }
 
 // One image: yn (C) = max over s < S of xn[s*C + c], an (C) = that s (a NaN wins, of several
-// the last; ties keep the first), the portable rule in the same s order.
+// the last; ties keep the first), the portable rule in the same s order, rows streamed in order
+// with yn / an as the running state (masked stores where a row takes over).
 void global_max_pool_image_avx512(float* yn, int32_t* an, const float* xn, int64_t S,
                                   int64_t C) {
-    for (int64_t c = 0; c < C; c += 32) {  // 32 channels: two independent chains
-        const __mmask16 m0 = tail_mask(c, C), m1 = c + 16 < C ? tail_mask(c + 16, C) : 0;
-        __m512 y0 = load(xn + c, m0), y1 = load(xn + c + 16, m1);
-        __m512i a0 = _mm512_setzero_si512(), a1 = a0;
-        for (int64_t i = 1; i < S; i++) {
-            const float* xr = xn + i * C + c;
-            const __m512 v0 = load(xr, m0), v1 = load(xr + 16, m1);
-            const __mmask16 t0 = takes(v0, y0) & m0, t1 = takes(v1, y1) & m1;
-            const __m512i iv = _mm512_set1_epi32(static_cast<int32_t>(i));
-            y0 = _mm512_mask_mov_ps(y0, t0, v0);
-            y1 = _mm512_mask_mov_ps(y1, t1, v1);
-            a0 = _mm512_mask_mov_epi32(a0, t0, iv);
-            a1 = _mm512_mask_mov_epi32(a1, t1, iv);
-        }
-        _mm512_mask_storeu_ps(yn + c, m0, y0);
-        _mm512_mask_storeu_epi32(an + c, m0, a0);
-        if (m1) {
-            _mm512_mask_storeu_ps(yn + c + 16, m1, y1);
-            _mm512_mask_storeu_epi32(an + c + 16, m1, a1);
-        }
+    for (int64_t c = 0; c < C; c += 16) {
+        const __mmask16 m = tail_mask(c, C);
+        _mm512_mask_storeu_ps(yn + c, m, load(xn + c, m));
+        _mm512_mask_storeu_epi32(an + c, m, _mm512_setzero_si512());
     }
-}
-
-// One image: dxn (S, C) = dy where s == argmax[c], else 0 (every element written once; the
-// portable zero-then-scatter gives the same values).
-void global_max_pool_backward_image_avx512(float* dxn, const float* dyn, const int32_t* an,
-                                           int64_t S, int64_t C) {
-    for (int64_t i = 0; i < S; i++) {
+    for (int64_t i = 1; i < S; i++) {
+        const float* xr = xn + i * C;
         const __m512i iv = _mm512_set1_epi32(static_cast<int32_t>(i));
-        float* dxr = dxn + i * C;
         for (int64_t c = 0; c < C; c += 16) {
             const __mmask16 m = tail_mask(c, C);
-            const __mmask16 hit =
-                _mm512_mask_cmpeq_epi32_mask(m, _mm512_maskz_loadu_epi32(m, an + c), iv);
-            _mm512_mask_storeu_ps(dxr + c, m, _mm512_maskz_mov_ps(hit, load(dyn + c, m)));
+            const __m512 v = load(xr + c, m);
+            const __mmask16 t = takes(v, load(yn + c, m)) & m;
+            _mm512_mask_storeu_ps(yn + c, t, v);
+            _mm512_mask_storeu_epi32(an + c, t, iv);
         }
     }
 }
