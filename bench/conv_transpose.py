@@ -2,6 +2,7 @@
 (channels_last, i.e. NHWC memory, oneDNN) in one process, same data, same threads.
 
     PYTHONPATH=python python bench/conv_transpose.py [--batch 32] [--threads 2] [--quick]
+                                                     [--cpu-time] [--only depthwise]
 
 Shapes: a DCGAN generator layer (Keras's DCGAN example: 8x8x128 -> 16x16x128, kernel 4,
 stride 2, 'same') and a U-Net decoder layer (32x32x64 -> 64x64x32, kernel 3, stride 2,
@@ -11,14 +12,15 @@ forward, and of forward + backward (input and weight gradients, through each lib
 autograd), and the ratio torch/grebe (> 1: grebe faster). grebe's conv transpose runs on the
 native conv kernels (forward = conv backward-data, input gradient = conv forward, kernel
 gradient = conv backward-weights); its depthwise conv on the depthwise kernels (AVX-512 when
-the CPU has it). torch's transposed conv gets (padding, output_padding) giving the same output size (as
-Keras's torch backend computes them).
+the CPU has it, AVX2 under GREBE_ISA=avx2). torch's transposed conv gets (padding,
+output_padding) giving the same output size (as Keras's torch backend computes them).
 Libraries alternate within each repeat and every timed batch starts after a short idle pause
 (--settle), so a noisy neighbour hits both alike.
 """
 from __future__ import annotations
 
 import argparse
+import time
 
 from _timing import median_times  # bench/_timing.py
 
@@ -42,6 +44,10 @@ def parse_args():
     p.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--settle", type=float, default=0.05, help="idle seconds before each batch")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time process CPU seconds (for 1 thread on a shared machine)")
+    p.add_argument("--only", choices=("transpose", "depthwise"), default=None,
+                   help="run one family of rows")
     return p.parse_args()
 
 
@@ -137,13 +143,16 @@ def main():
     budget = 0.1 if args.quick else 0.3
     B = args.batch
     rng = np.random.default_rng(0)
+    clock = time.process_time if args.cpu_time else time.perf_counter
     print(f"batch {B}, {threads} thread(s), grebe isa={_C.active_isa()}, torch "
-          f"{torch.__version__} channels_last, median of {repeats}; ratio = torch / grebe")
+          f"{torch.__version__} channels_last, median of {repeats} "
+          f"({'CPU' if args.cpu_time else 'wall'} time); ratio = torch / grebe")
     print(f"{'layer':52} {'pass':5} {'grebe ms':>9} {'torch ms':>9} {'ratio':>6}")
-    for cases in (transpose_cases, depthwise_cases):
+    families = {"transpose": transpose_cases, "depthwise": depthwise_cases}
+    for cases in [f for k, f in families.items() if args.only in (None, k)]:
         for name, g_fwd, g_fb, t_fwd, t_fb in cases(B, rng, np, torch, grebe, ops):
             times = median_times({"gf": g_fwd, "tf": t_fwd, "gb": g_fb, "tb": t_fb}, repeats,
-                                 budget, args.settle)
+                                 budget, args.settle, clock)
             for pas, g, t in (("fwd", "gf", "tf"), ("f+b", "gb", "tb")):
                 print(f"{name:52} {pas:5} {1e3 * times[g]:9.3f} {1e3 * times[t]:9.3f} "
                       f"{times[t] / times[g]:6.2f}", flush=True)

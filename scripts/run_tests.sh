@@ -41,9 +41,11 @@ echo "== Python tests =="
 GREBE_NO_SKIP=1 python -m pytest "$PWD/tests/python" "$PWD/tests/keras_io" -q -p no:cacheprovider \
     --rootdir "$PWD" "$@"
 # The tests whose results depend on the ISA's kernels (activations, recurrent layers, pooling,
-# losses, batch norm and its fusions, NaN pass-through), again under each lower ISA.
+# losses, batch norm and its fusions, NaN pass-through, depthwise conv), again under each lower
+# ISA.
 ISA_TESTS="test_ops_activation.py test_rnn_ops.py test_rnn_layers.py test_pool.py test_losses.py
-           test_nan_faithful.py test_batchnorm.py test_fusion_batchnorm.py test_bf16_kernels.py"
+           test_nan_faithful.py test_batchnorm.py test_fusion_batchnorm.py test_bf16_kernels.py
+           test_depthwise_conv.py"
 ISA_TESTS="$ISA_TESTS test_mixed_precision_layers.py"  # bf16 layers: vdpbf16ps or its rounding
 for isa in $ISAS; do
   [ "$isa" = "$(echo $ISAS | cut -d' ' -f1)" ] && continue  # the best ISA ran above

@@ -252,13 +252,7 @@ py::tuple batch_norm_train_backward_py(const py::array& dy, const py::array& x,
     }
     {
         py::gil_scoped_release nogil;
-        if (ryp) {
-            batch_norm_relu_backward_reduce(bp, kp, dyp, ryp, xp, mp, ip, M, C);
-            if (dxp) batch_norm_relu_backward_data(dxp, dyp, ryp, xp, mp, ip, gp, bp, kp, M, C);
-        } else {
-            batch_norm_backward_reduce(bp, kp, dyp, xp, mp, ip, M, C);
-            if (dxp) batch_norm_backward_data(dxp, dyp, xp, mp, ip, gp, bp, kp, M, C);
-        }
+        batch_norm_backward(dxp, bp, kp, dyp, ryp, xp, mp, ip, gp, M, C);
     }
     return py::make_tuple(dx, dgamma, dbeta);
 }

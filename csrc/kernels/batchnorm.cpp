@@ -3,6 +3,7 @@
 #include "kernels/batchnorm.h"
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/runtime.h"
@@ -28,44 +29,48 @@ constexpr int64_t kSub = 64;     // rows summed in float before they join the do
 constexpr int64_t kUnit = 1024;  // rows per parallel unit (a multiple of kSub)
 constexpr int64_t kBlock = 64;   // channels per block (the float accumulators stay in L1)
 
-// Per-unit partial sums of two per-element terms, then their total in unit order:
-// a[c] = sum_m fa(m, c), b[c] = sum_m fb(m, c), both in double.
-// term(r, c0, cn, sa, sb) adds row r's terms for channels c0..c0+cn-1 into sa/sb (float).
-template <typename Term>
-void reduce_rows(double* a, double* b, int64_t M, int64_t C, const Term& term) {
+// Per-unit partial sums of NS per-element terms, then their totals in unit order:
+// out[j][c] = sum_m f_j(m, c) in double. term(r, c0, cn, s) adds row r's terms for channels
+// c0..c0+cn-1 into the accumulators s[j][0..cn) (Acc: float, or double where the sums must be
+// exact, see batch_norm_backward), which join the double sum every kSub rows.
+template <int NS, typename Acc, typename Term>
+void reduce_rows_n(double* const* out, int64_t M, int64_t C, const Term& term) {
     const int64_t units = (M + kUnit - 1) / kUnit;
-    std::vector<double> part(static_cast<size_t>(units * 2 * C));
+    std::vector<double> part(static_cast<size_t>(units * NS * C));
     // Race-free: unit u writes part[u] only; the units are added below in order, so the sums
     // do not depend on the thread count.
     #pragma omp parallel for schedule(static) num_threads(threads_for(M * C))
     for (int64_t u = 0; u < units; u++) {
         const int64_t r_end = (u + 1) * kUnit < M ? (u + 1) * kUnit : M;
-        double* pa = part.data() + u * 2 * C;
-        double* pb = pa + C;
+        double* pu = part.data() + u * NS * C;
         for (int64_t c0 = 0; c0 < C; c0 += kBlock) {
             const int64_t cn = C - c0 < kBlock ? C - c0 : kBlock;
-            double da[kBlock] = {}, db[kBlock] = {};
+            double d[NS][kBlock] = {};
             for (int64_t r0 = u * kUnit; r0 < r_end; r0 += kSub) {
-                float sa[kBlock] = {}, sb[kBlock] = {};
+                Acc sf[NS][kBlock] = {};
                 const int64_t r1 = r0 + kSub < r_end ? r0 + kSub : r_end;
-                for (int64_t r = r0; r < r1; r++) term(r, c0, cn, sa, sb);
-                for (int64_t c = 0; c < cn; c++) {
-                    da[c] += sa[c];
-                    db[c] += sb[c];
-                }
+                for (int64_t r = r0; r < r1; r++) term(r, c0, cn, sf);
+                for (int j = 0; j < NS; j++)
+                    for (int64_t c = 0; c < cn; c++) d[j][c] += sf[j][c];
             }
-            for (int64_t c = 0; c < cn; c++) {
-                pa[c0 + c] = da[c];
-                pb[c0 + c] = db[c];
-            }
+            for (int j = 0; j < NS; j++)
+                for (int64_t c = 0; c < cn; c++) pu[j * C + c0 + c] = d[j][c];
         }
     }
-    for (int64_t c = 0; c < C; c++) a[c] = b[c] = 0.0;
+    for (int j = 0; j < NS; j++)
+        for (int64_t c = 0; c < C; c++) out[j][c] = 0.0;
     for (int64_t u = 0; u < units; u++)
-        for (int64_t c = 0; c < C; c++) {
-            a[c] += part[u * 2 * C + c];
-            b[c] += part[u * 2 * C + C + c];
-        }
+        for (int j = 0; j < NS; j++)
+            for (int64_t c = 0; c < C; c++) out[j][c] += part[(u * NS + j) * C + c];
+}
+
+// The two-term form: a[c] = sum_m fa(m, c), b[c] = sum_m fb(m, c); term(r, c0, cn, sa, sb).
+template <typename Term>
+void reduce_rows(double* a, double* b, int64_t M, int64_t C, const Term& term) {
+    double* out[2] = {a, b};
+    reduce_rows_n<2, float>(out, M, C, [&](int64_t r, int64_t c0, int64_t cn, float (*s)[kBlock]) {
+        term(r, c0, cn, s[0], s[1]);
+    });
 }
 
 // Runs rows(r0, r1) over blocks of kUnit rows; each block writes its own rows only.
@@ -162,6 +167,87 @@ void batch_norm_backward_data(float* dx, const float* dy, const float* x, const 
                 d[c] = a[c] * (g[c] - b[c] - (xr[c] - mean[c]) * k[c]);
         }
     });
+}
+
+namespace {
+
+// relu_y > 0 ? g : 0, as a bit mask (branch-free, so the loops around it vectorize).
+inline float relu_grad(float g, float relu_y) {
+    uint32_t bits;
+    std::memcpy(&bits, &g, 4);
+    bits &= 0u - static_cast<uint32_t>(relu_y > 0.0f);
+    float out;
+    std::memcpy(&out, &bits, 4);
+    return out;
+}
+
+// batch_norm_backward with the ReLU mask (Relu: g = dy where relu_y > 0, else 0) or without,
+// as separate instantiations so that each inner loop is branch-free and vectorizes.
+template <bool Relu>
+void backward_exact(float* dx, float* dbeta, float* dgamma, const float* dy, const float* relu_y,
+                    const float* x, const float* mean, const float* inv_std, const float* gamma,
+                    int64_t M, int64_t C) {
+    // Sums in double, term by term (float partial sums would err by ~1e-7 of their running
+    // size, a systematic offset of dx's column sums): s1 = sum g, s2 = sum g * (x - mean),
+    // s3 = sum (x - mean), the float mean's rounding residual times M.
+    std::vector<double> s1(C), s2(C), s3(C);
+    double* out[3] = {s1.data(), s2.data(), s3.data()};
+    reduce_rows_n<3, double>(out, M, C,
+                             [&](int64_t r, int64_t c0, int64_t cn, double (*s)[kBlock]) {
+        const float* g = dy + r * C + c0;
+        const float* yr = Relu ? relu_y + r * C + c0 : nullptr;
+        const float* xr = x + r * C + c0;
+        const float* m = mean + c0;
+        for (int64_t c = 0; c < cn; c++) {
+            const double xc = static_cast<double>(xr[c]) - m[c];  // exact
+            const float gc = Relu ? relu_grad(g[c], yr[c]) : g[c];  // relu'(0) = 0
+            s[0][c] += gc;
+            s[1][c] += gc * xc;
+            s[2][c] += xc;
+        }
+    });
+    for (int64_t c = 0; c < C; c++) {
+        dbeta[c] = static_cast<float>(s1[c]);
+        dgamma[c] = static_cast<float>(s2[c] * static_cast<double>(inv_std[c]));
+    }
+    if (!dx) return;
+    // dx = a * ((g - b) - (x - mean - d) * k) with b = sum g / M, d = sum (x - mean) / M, each
+    // element evaluated in double and rounded once: the exact values sum to 0 per channel, so
+    // dx's column sums are only its elements' independent final roundings (~sqrt(M) * 2^-25 |dx|).
+    // In float, b and the float mean's residual d would round away element by element, leaving
+    // a systematic sum M * (b - fl(b)) + k * sum (x - mean) that a conv bias in front (whose
+    // true gradient, the column sum, is 0) learns from.
+    std::vector<double> a(C), b(C), m(C), k(C);
+    const double inv_m = 1.0 / static_cast<double>(M);
+    for (int64_t c = 0; c < C; c++) {
+        a[c] = (gamma ? static_cast<double>(gamma[c]) : 1.0) * inv_std[c];
+        b[c] = s1[c] * inv_m;
+        m[c] = static_cast<double>(mean[c]) + s3[c] * inv_m;
+        k[c] = s2[c] * static_cast<double>(inv_std[c]) * inv_std[c] * inv_m;
+    }
+    for_row_blocks(M, C, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; r++) {
+            const float* g = dy + r * C;
+            const float* yr = Relu ? relu_y + r * C : nullptr;
+            const float* xr = x + r * C;
+            float* o = dx + r * C;
+            for (int64_t c = 0; c < C; c++) {
+                const float gc = Relu ? relu_grad(g[c], yr[c]) : g[c];
+                o[c] = static_cast<float>(a[c] * ((gc - b[c]) - (xr[c] - m[c]) * k[c]));
+            }
+        }
+    });
+}
+
+}  // namespace
+
+void batch_norm_backward(float* dx, float* dbeta, float* dgamma, const float* dy,
+                         const float* relu_y, const float* x, const float* mean,
+                         const float* inv_std, const float* gamma, int64_t M, int64_t C) {
+    if (relu_y)
+        backward_exact<true>(dx, dbeta, dgamma, dy, relu_y, x, mean, inv_std, gamma, M, C);
+    else
+        backward_exact<false>(dx, dbeta, dgamma, dy, nullptr, x, mean, inv_std, gamma, M, C);
 }
 
 // ---- batch norm + ReLU ---------------------------------------------------------------------

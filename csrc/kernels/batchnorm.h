@@ -35,6 +35,15 @@ void batch_norm_backward_data(float* dx, const float* dy, const float* x, const 
                               const float* inv_std, const float* gamma, const float* dbeta,
                               const float* dgamma, int64_t M, int64_t C);
 
+// batch_norm_(relu_)backward_reduce and _data in one call (dx may be nullptr; relu_y nullptr,
+// or the fused ReLU's output (M,C)), with dx's columns summing to 0 up to the rounding of their
+// own elements: each dx is evaluated in double from double sums and rounded once, so a bias in
+// front (whose true gradient, the column sum, is 0) gets no systematic noise from a
+// float-rounded mean or dbeta / M. Portable code on every ISA (the training path calls it).
+void batch_norm_backward(float* dx, float* dbeta, float* dgamma, const float* dy,
+                         const float* relu_y, const float* x, const float* mean,
+                         const float* inv_std, const float* gamma, int64_t M, int64_t C);
+
 // Batch norm followed by a ReLU, as one pass each way (ResNet's BN + ReLU):
 // x (M,C), scale, shift (C) -> y (M,C) = max(x * scale + shift, 0), NaN kept (y may alias x).
 void batch_norm_apply_relu(float* y, const float* x, const float* scale, const float* shift,

@@ -176,10 +176,11 @@ void backward_weights_generic(float* dw, float* db, const float* dy, const float
                 }
             }
     }
-    if (db) {
-        for (int64_t k = 0; k < s.K; k++) db[k] = 0.0f;
+    if (db) {  // summed in double, as the SIMD paths do (see conv_weights_avx512.cpp)
+        std::vector<double> acc(s.K, 0.0);
         for (int64_t i = 0; i < s.N * s.P * s.Q; i++)
-            for (int64_t k = 0; k < s.K; k++) db[k] += grad_through_relu(dy, relu_y, i * s.K + k);
+            for (int64_t k = 0; k < s.K; k++) acc[k] += grad_through_relu(dy, relu_y, i * s.K + k);
+        for (int64_t k = 0; k < s.K; k++) db[k] = static_cast<float>(acc[k]);
     }
 }
 

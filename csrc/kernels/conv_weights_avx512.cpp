@@ -18,6 +18,7 @@
 #include <omp.h>
 
 #include <cstring>
+#include <vector>
 
 #include "kernels/conv_avx2_common.h"  // helpers, compiled with this file's flags
 
@@ -72,18 +73,28 @@ void wgt_tile(float* dwt, int64_t ldw, int mr, int nr, const float* xb, const in
     }
 }
 
-// dbt[0..nr) += sum_m dyb[m*lddy + 0..nr): the bias gradient of one panel of 16*NV columns.
+// acc[0..16*NV) += sum_m dyb[m*lddy + 0..16*NV), in double: the bias gradient of one panel of
+// 16*NV columns (columns past nr are zero-padded or ignored by the caller). Each row's floats
+// widen to double before they add, so the sum is the float dy's exact sum to ~1e-16: a bias in
+// front of a normalization, whose gradient is 0, gets no summation noise for Adam to amplify.
 template <int NV>
-void bias_block(float* dbt, int nr, const float* dyb, int64_t lddy, int64_t np) {
-    alignas(64) float t[NV * 16];
-    for (int j = 0; j < NV * 16; j++) t[j] = j < nr ? dbt[j] : 0.0f;
-    __m512 acc[NV];
-    for (int v = 0; v < NV; v++) acc[v] = _mm512_load_ps(t + v * 16);
+void bias_block(double* acc, const float* dyb, int64_t lddy, int64_t np) {
+    __m512d lo[NV], hi[NV];
+    for (int v = 0; v < NV; v++) {
+        lo[v] = _mm512_loadu_pd(acc + v * 16);
+        hi[v] = _mm512_loadu_pd(acc + v * 16 + 8);
+    }
     for (int64_t m = 0; m < np; m++)
-        for (int v = 0; v < NV; v++)
-            acc[v] = _mm512_add_ps(acc[v], _mm512_loadu_ps(dyb + m * lddy + v * 16));
-    for (int v = 0; v < NV; v++) _mm512_store_ps(t + v * 16, acc[v]);
-    for (int j = 0; j < nr; j++) dbt[j] = t[j];
+        for (int v = 0; v < NV; v++) {
+            const __m512 f = _mm512_loadu_ps(dyb + m * lddy + v * 16);
+            lo[v] = _mm512_add_pd(lo[v], _mm512_cvtps_pd(_mm512_castps512_ps256(f)));
+            hi[v] = _mm512_add_pd(hi[v], _mm512_cvtps_pd(_mm256_castpd_ps(
+                                              _mm512_extractf64x4_pd(_mm512_castps_pd(f), 1))));
+        }
+    for (int v = 0; v < NV; v++) {
+        _mm512_storeu_pd(acc + v * 16, lo[v]);
+        _mm512_storeu_pd(acc + v * 16 + 8, hi[v]);
+    }
 }
 
 // The dW tiling of one shape (see the header comment).
@@ -150,7 +161,9 @@ void backward_weights_avx512(float* dw, float* db, const DySource& dy, const flo
     // Batch chunks: their number depends on the shape only (never on threads).
     const int64_t G0 = imin(s.N, cdiv(kMinWeightUnits, wt.npanel));
     const int64_t ipc = cdiv(s.N, G0), G = cdiv(s.N, ipc);
-    const int64_t part = RSC * s.K + s.K;  // one chunk's dW, then its db
+    const int64_t part = RSC * s.K;  // one chunk's dW
+    // One chunk's db per row, in double; the chunks add in chunk order below.
+    std::vector<double> dbparts(db ? static_cast<size_t>(G * s.K) : 0);
     float* parts = nullptr;
     if (G > 1) {
         parts = static_cast<float*>(scratch(kPartials, G * part * 4));
@@ -167,15 +180,15 @@ void backward_weights_avx512(float* dw, float* db, const DySource& dy, const flo
         const int tid = omp_get_thread_num();
         float* xbuf = place ? xbufs + tid * xstride : nullptr;
         float* blk = direct ? nullptr : blks + tid * bstride;
-        // Unit (g, j) owns columns [j*NR, j*NR + NR) of chunk g's partial dW and db (of dW and db
-        // themselves when G == 1): no element is written by two threads, and each is summed over
+        // Unit (g, j) owns columns [j*NR, j*NR + NR) of chunk g's partial dW (of dW itself when
+        // G == 1) and of dbparts[g]: no element is written by two threads, and each is summed over
         // the chunk's pixels in order by the same instructions whichever thread runs the unit.
 #pragma omp for schedule(dynamic, 1)
         for (int64_t u = 0; u < units; u++) {
             const int64_t g = u / wt.npanel, j = u % wt.npanel, k0 = j * wt.NR;
             const int nr = static_cast<int>(imin(wt.NR, s.K - k0));
             float* dwg = G > 1 ? parts + g * part : dw;
-            float* dbg = !db ? nullptr : G > 1 ? parts + g * part + RSC * s.K : db;
+            alignas(64) double accb[64] = {};  // this unit's bias gradient (NR <= 64 columns)
             for (int64_t n = g * ipc; n < imin(s.N, (g + 1) * ipc); n++) {
                 const float* ximg = x + n * s.H * s.W * s.C;
                 if (place) {
@@ -198,23 +211,28 @@ void backward_weights_avx512(float* dw, float* db, const DySource& dy, const flo
                         run_wgt_tile(wt, dwg + (sg * L + r0) * s.K + k0, s.K, mr, nr,
                                      ximg + seg[sg] + r0, pix + m0, np, dyb, lddy);
                     }
-                    if (dbg) {
-                        if (wt.NR == 16) bias_block<1>(dbg + k0, nr, dyb, lddy, np);
-                        else if (wt.NR == 32) bias_block<2>(dbg + k0, nr, dyb, lddy, np);
-                        else bias_block<4>(dbg + k0, nr, dyb, lddy, np);
+                    if (db) {
+                        if (wt.NR == 16) bias_block<1>(accb, dyb, lddy, np);
+                        else if (wt.NR == 32) bias_block<2>(accb, dyb, lddy, np);
+                        else bias_block<4>(accb, dyb, lddy, np);
                     }
                 }
             }
+            if (db)
+                for (int c = 0; c < nr; c++) dbparts[g * s.K + k0 + c] = accb[c];
         }
     }
-    if (G > 1) {  // add the chunks' partials in chunk order
+    if (G > 1)  // add the chunks' partials in chunk order
         for (int64_t g = 0; g < G; g++) {
             const float* pg = parts + g * part;
             for (int64_t e = 0; e < RSC * s.K; e++) dw[e] += pg[e];
-            if (db)
-                for (int64_t k = 0; k < s.K; k++) db[k] += pg[RSC * s.K + k];
         }
-    }
+    if (db)
+        for (int64_t k = 0; k < s.K; k++) {
+            double v = 0.0;
+            for (int64_t g = 0; g < G; g++) v += dbparts[g * s.K + k];
+            db[k] = static_cast<float>(v);
+        }
 }
 
 }  // namespace conv

@@ -59,6 +59,12 @@ void backward_data_avx512(float* dx, const float* dy, const float* w, const Dept
 void weights_piece_avx512(float* part, float* dbp, const float* dy, const float* x,
                           const DepthwiseShape& s, int64_t n0, int64_t n1, int64_t o0,
                           int64_t ob);
+// The AVX2+FMA kernels (depthwise_conv_avx2.cpp), for M == 1 and stride 1 under avx2.
+void forward_avx2(float* y, const float* x, const float* w, const float* bias,
+                  const DepthwiseShape& s);
+void backward_data_avx2(float* dx, const float* dy, const float* w, const DepthwiseShape& s);
+void weights_piece_avx2(float* part, float* dbp, const float* dy, const float* x,
+                        const DepthwiseShape& s, int64_t n0, int64_t n1, int64_t o0, int64_t ob);
 }  // namespace depthwise
 
 }  // namespace grebe

@@ -133,9 +133,9 @@ void grouped_conv2d_backward_weights(float* dw, float* db, const float* dy, cons
         // Each db[k] belongs to one iteration; rows add in order: race-free, deterministic.
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t k = 0; k < s.K; k++) {
-            float v = 0.0f;
+            double v = 0.0;  // in double: see conv_weights_avx512.cpp's bias_block
             for (int64_t i = 0; i < rows; i++) v += dy[i * s.K + k];
-            db[k] = v;
+            db[k] = static_cast<float>(v);
         }
     }
 }

@@ -2,6 +2,7 @@
 // large-mean data, C off the block size, one row), and bitwise equality for 1, 2, 3 threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -94,6 +95,15 @@ TEST(BatchNorm, MatchesReference) {
         for (double v : r.dx) scale = std::max(scale, std::fabs(v));
         for (int64_t i = 0; i < k.M * k.C; i++)
             ASSERT_NEAR(dx[i], r.dx[i], 1e-3 * scale + 1e-6) << "dx at " << i;
+        std::vector<float> dx1(k.M * k.C), db1(k.C), dg1(k.C);
+        batch_norm_backward(dx1.data(), db1.data(), dg1.data(), dy.data(), nullptr, x.data(),
+                            mean.data(), inv.data(), gamma.data(), k.M, k.C);
+        for (int64_t c = 0; c < k.C; c++) {
+            near(db1[c], r.dbeta[c], 1e-6, "batch_norm_backward dbeta", c);
+            ASSERT_NEAR(dg1[c], r.dgamma[c], 1e-5 * r.abs_dgamma[c] + 1e-6) << "dgamma " << c;
+        }
+        for (int64_t i = 0; i < k.M * k.C; i++)
+            ASSERT_NEAR(dx1[i], r.dx[i], 1e-3 * scale + 1e-6) << "batch_norm_backward dx " << i;
         std::vector<float> shift(k.C), y(k.M * k.C);
         for (int64_t c = 0; c < k.C; c++) shift[c] = 0.25f * static_cast<float>(c);
         batch_norm_apply(y.data(), x.data(), gamma.data(), shift.data(), k.M, k.C);
@@ -116,13 +126,49 @@ TEST(BatchNorm, BitwiseInvariantToThreads) {
                                    inv.data(), M, C);
         batch_norm_backward_data(dx.data(), dy.data(), x.data(), mean.data(), inv.data(),
                                  nullptr, db.data(), dg.data(), M, C);
+        std::vector<float> dx1(M * C), db1(C), dg1(C);
+        batch_norm_backward(dx1.data(), db1.data(), dg1.data(), dy.data(), nullptr, x.data(),
+                            mean.data(), inv.data(), nullptr, M, C);
         std::vector<float> all(mean);
+        for (const auto* v : {&dx1, &db1, &dg1}) all.insert(all.end(), v->begin(), v->end());
         for (const auto* v : {&var, &db, &dg, &dx}) all.insert(all.end(), v->begin(), v->end());
         outs.push_back(all);
     }
     set_num_threads(before);
     for (size_t k = 1; k < outs.size(); k++)
         ASSERT_EQ(0, std::memcmp(outs[0].data(), outs[k].data(), outs[0].size() * 4));
+}
+
+// The column sums of batch_norm_backward's dx are 0 up to the rounding of dx's own elements
+// (sqrt(M) float roundings of |dx|), also when |mean| >> std, where the float-rounded mean and
+// dbeta / M of the two-call form leave a systematic sum: a conv bias in front of the
+// normalization has a true gradient of 0 and gets that sum (issue 11 item 6).
+TEST(BatchNorm, InputGradientColumnsSumToZero) {
+    struct Case { int64_t M, C; float offset, spread; };
+    for (const Case k : {Case{1280, 64, 0.0f, 1.0f}, Case{1280, 64, 3.0f, 0.5f},
+                         Case{3000, 17, 100.0f, 0.1f}, Case{100, 5, -7.0f, 2.0f}}) {
+        std::vector<float> x = random_vec(k.M * k.C, 21, -k.spread, k.spread);
+        for (auto& v : x) v += k.offset;
+        const std::vector<float> dy = random_vec(k.M * k.C, 22, -0.2f, 1.0f);  // mean != 0
+        const std::vector<float> gamma = random_vec(k.C, 23, 0.5f, 1.5f);
+        std::vector<float> mean(k.C), var(k.C), inv(k.C), db(k.C), dg(k.C), dx(k.M * k.C);
+        batch_norm_stats(mean.data(), var.data(), x.data(), k.M, k.C);
+        for (int64_t c = 0; c < k.C; c++) inv[c] = 1.0f / std::sqrt(var[c] + 1e-3f);
+        batch_norm_backward(dx.data(), db.data(), dg.data(), dy.data(), nullptr, x.data(),
+                            mean.data(),
+                            inv.data(), gamma.data(), k.M, k.C);
+        for (int64_t c = 0; c < k.C; c++) {
+            double sum = 0.0, mag = 0.0;
+            for (int64_t m = 0; m < k.M; m++) {
+                sum += dx[m * k.C + c];
+                mag = std::max(mag, std::fabs(static_cast<double>(dx[m * k.C + c])));
+            }
+            // Random rounding of M elements: ~sqrt(M) * 2^-24 * |dx|; 8x that as the bound.
+            const double bound = 8.0 * std::sqrt(static_cast<double>(k.M)) * 6e-8 * mag;
+            ASSERT_LE(std::fabs(sum), bound) << "M=" << k.M << " C=" << k.C << " offset "
+                                             << k.offset << " column " << c;
+        }
+    }
 }
 
 // Batch norm + ReLU in one pass each way equals the two steps: apply then max(., 0), and the

@@ -1,7 +1,8 @@
 // test_depthwise_conv.cpp — depthwise conv forward / backward-data / backward-weights against the
 // plain reference loops, for every ISA this CPU runs, over strides, dilations, 'same'-style
-// asymmetric padding, channel counts off the 16-lane vector (1, 5, 17, 33, 70), multipliers 1-3
-// and batches past the 4-image weight chunk; and bitwise equality for 1 and 2 threads.
+// asymmetric padding, channel counts off the 8- and 16-lane vectors (1, 5, 9, 13, 17, 33, 70),
+// multipliers 1-3 and batches past the 4-image weight chunk; bitwise equality for 1 and 2
+// threads; and NaN propagating to exactly the outputs it reaches.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,6 +39,9 @@ const std::vector<Case> kCases = {
     {9, 4, 4, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     {2, 6, 5, 3, 2, 3, 3, 1, 2, 1, 1, 1, 1, 0, 1},
     {1, 1, 11, 7, 3, 1, 4, 1, 3, 1, 1, 0, 0, 2, 1},
+    {2, 3, 19, 13, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // 8-pixel interior runs, channel tails
+    {1, 4, 23, 9, 1, 3, 3, 2, 2, 1, 1, 0, 1, 0, 1},   // ... with stride 2
+    {1, 2, 12, 40, 1, 1, 3, 1, 1, 1, 2, 0, 0, 2, 2},  // dilated taps, whole 8- and 16-lane vectors
 };
 
 void expect_close(const std::vector<float>& got, const std::vector<float>& want,
@@ -95,6 +99,34 @@ TEST(DepthwiseConv, BitIdenticalForAnyThreadCount) {
             depthwise_conv2d_backward_weights(outs[t][2].data(), nullptr, dy.data(), x.data(), s);
         }
         for (int k = 0; k < 3; k++) EXPECT_EQ(outs[0][k], outs[1][k]) << isa_name(isa) << k;
+    }
+}
+
+// A NaN in x (or dy) reaches exactly the outputs whose taps read it, on every ISA: the masked
+// channel tails must neither drop it nor spread it to neighbours.
+TEST(DepthwiseConv, NanReachesExactlyItsOutputsOnEveryIsa) {
+    testing_util::Restore restore;
+    const DepthwiseShape s = shape_of({2, 3, 19, 13, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+    const int64_t O = s.C;
+    auto x = random_vec(s.N * s.H * s.W * s.C, 8), w = random_vec(s.R * s.S * O, 9);
+    auto dy = random_vec(s.N * s.P * s.Q * O, 10);
+    x[((1 * s.H + 1) * s.W + 9) * s.C + 12] = NAN;  // the last (tail) channel, mid-row
+    dy[((0 * s.P + 2) * s.Q + 4) * O + 3] = NAN;
+    for (Isa isa : testing_util::runnable_isas()) {
+        set_isa(isa);
+        std::vector<float> y(dy.size()), y_ref(dy.size()), dx(x.size()), dx_ref(x.size());
+        depthwise_conv2d_forward(y.data(), x.data(), w.data(), nullptr, s);
+        depthwise_conv2d_forward_reference(y_ref.data(), x.data(), w.data(), nullptr, s);
+        depthwise_conv2d_backward_data(dx.data(), dy.data(), w.data(), s);
+        depthwise_conv2d_backward_data_reference(dx_ref.data(), dy.data(), w.data(), s);
+        int nans = 0;
+        for (size_t i = 0; i < y.size(); i++) {
+            ASSERT_EQ(std::isnan(y[i]), std::isnan(y_ref[i])) << isa_name(isa) << " y " << i;
+            nans += std::isnan(y[i]);
+        }
+        for (size_t i = 0; i < dx.size(); i++)
+            ASSERT_EQ(std::isnan(dx[i]), std::isnan(dx_ref[i])) << isa_name(isa) << " dx " << i;
+        EXPECT_EQ(nans, 9) << isa_name(isa);  // the 3x3 outputs around it
     }
 }
 

@@ -213,7 +213,7 @@ def _zero_padding(g, layer, cfg, xs, shape):
     return g.op("Pad", [xs[0], g.const(np.array(begins + ends, np.int64), "pads")])
 
 
-from grebe.export import onnx_rnn  # noqa: E402  (the recurrent converters, below this module)
+from grebe.export import onnx_layers, onnx_rnn  # noqa: E402  (converters below this module)
 
 
 def _converters() -> dict:
@@ -235,6 +235,7 @@ def _converters() -> dict:
         L.ZeroPadding1D: _zero_padding, L.ZeroPadding2D: _zero_padding,
         L.LSTM: onnx_rnn.lstm, L.GRU: onnx_rnn.gru, L.SimpleRNN: onnx_rnn.simple_rnn,
         L.Bidirectional: onnx_rnn.bidirectional,
+        **onnx_layers.table(L),
     }
     # Layers that compute nothing at inference.
     for name in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
