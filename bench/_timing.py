@@ -60,3 +60,27 @@ def machine_peak(threads: int) -> float:
     runs, so the benches report fractions of the machine they run on."""
     from grebe import _C
     return max(_C.fma_peak_gflops(threads, 0.1) for _ in range(3))
+
+
+def isas_here(_C) -> list:
+    """The ISAs grebe can run on this CPU, best first (grebe._C.set_isa takes each)."""
+    order = ("avx512", "avx2", "generic")
+    return list(order[order.index(_C.detect_isa()):])
+
+
+def per_isa_table(_C, cases: dict, peers: dict, repeats: int, budget: float, clock) -> None:
+    """Prints one row per case: microseconds per call (median of `repeats`, the functions
+    alternating) under every ISA grebe runs here, then each peer's, then the ratio of the next
+    ISA's time to the best ISA's (> 1: the best ISA's kernel is faster). cases: {name: fn}, fn
+    runs grebe's kernel under whatever ISA is set; peers: {name: {peer: fn}}."""
+    isas = isas_here(_C)
+    before = _C.active_isa()
+    for name, fn in cases.items():
+        fns = {isa: (lambda f=fn, i=isa: (_C.set_isa(i), f())) for isa in isas}
+        fns.update(peers.get(name, {}))
+        med = median_times(fns, repeats, budget, 0.0, clock)
+        _C.set_isa(before)
+        cells = "  ".join(f"{k} {v * 1e6:9.1f}" for k, v in med.items())
+        ratio = (f"  {isas[1]}/{isas[0]} {med[isas[1]] / med[isas[0]]:5.2f}x"
+                 if len(isas) > 1 else "")
+        print(f"  {name:34} {cells}{ratio}", flush=True)

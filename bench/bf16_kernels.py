@@ -96,6 +96,32 @@ def conv_flops(layer, _C):
     return fwd, fwd * (2 if need_dx else 1)
 
 
+def lstm_rows(_C, np, rng, repeats, budget, clock):
+    """LSTM 32->128, T=50, batch 64 (bench/bf16.py's): forward and backward, fp32 vs bf16; the
+    backward also as the fp32 binding on pre-rounded operands (the bf16 backward before its
+    weight gradients moved to sbgemm)."""
+    B, T, F, U = 64, 50, 32, 128
+    f32 = lambda *s, sc=1.0: (rng.standard_normal(s) * sc).astype(np.float32)  # noqa: E731
+    kw = dict(x=f32(B, T, F), kernel=f32(F, 4 * U, sc=0.1), recurrent_kernel=f32(U, 4 * U, sc=0.1),
+              bias=f32(4 * U, sc=0.1))
+    kwr = {k: _C.round_bf16(v) if k != "bias" else v for k, v in kw.items()}
+    dy = f32(B, T, U)
+    s32 = _C.lstm_forward(**kw, training=True)[3]
+    s16 = _C.lstm_forward_bf16(**kw, training=True)[3]
+    t = medians({"fwd32": lambda: _C.lstm_forward(**kw, training=True),
+                 "fwd16": lambda: _C.lstm_forward_bf16(**kw, training=True),
+                 "bwd32": lambda: _C.lstm_backward(**kw, saved=s32, dy=dy),
+                 "bwd32r": lambda: _C.lstm_backward(**kwr, saved=s16, dy=dy),
+                 "bwd16": lambda: _C.lstm_backward_bf16(**kw, saved=s16, dy=dy)},
+                repeats, budget, clock)
+    print(f"\nLSTM 32->128 T=50 b64  forward fp32 {1e3 * t['fwd32']:.2f} ms, bf16 "
+          f"{1e3 * t['fwd16']:.2f} ({t['fwd32'] / t['fwd16']:.2f}x); backward fp32 "
+          f"{1e3 * t['bwd32']:.2f} ms, fp32 pass on rounded operands {1e3 * t['bwd32r']:.2f}, "
+          f"bf16 {1e3 * t['bwd16']:.2f} ({t['bwd32'] / t['bwd16']:.2f}x fp32, "
+          f"{t['bwd32r'] / t['bwd16']:.2f}x the rounded fp32 pass)")
+    return {k: 1e3 * v for k, v in t.items()}
+
+
 def main():
     args = parse_args()
     import numpy as np
@@ -152,6 +178,7 @@ def main():
                   f"{t['f32'] / t['b16']:6.2f} {g16:9.1f} {100 * g16 / peak16:10.0f}%")
             row[pas] = {"fp32_ms": 1e3 * t["f32"], "bf16_ms": 1e3 * t["b16"], "bf16_gflops": g16}
         out["conv"].append(row)
+    out["lstm"] = lstm_rows(_C, np, rng, repeats, budget, clock)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)

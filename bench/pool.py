@@ -14,6 +14,11 @@ argmax the backward needs) and backward, in milliseconds (median of the repeats)
 
 Ratios are torch time / grebe time (> 1: grebe is faster), the median of per-repeat ratios.
 Writes bench/results/pool.json.
+
+    PYTHONPATH=python python bench/pool.py --global [--threads 1] [--cpu-time]
+
+instead times global average / max pooling (forward with the argmax, backward) under each ISA
+grebe runs here, with PyTorch's mean / amax over the same NHWC memory: microseconds per call.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import json
 import os
 import sys
 
-from _timing import interleaved_times  # bench/_timing.py
+from _timing import interleaved_times, per_isa_table  # bench/_timing.py
 
 CASES = [  # (name, shape NHWC, mode)
     ("maxpool 2x2 conv1", (64, 30, 30, 32), "max"),
@@ -40,13 +45,55 @@ def parse_args():
     p.add_argument("--settle", type=float, default=0.01,
                    help="seconds of sleep before each timed block, so the other library's "
                         "OpenMP threads stop spinning")
+    p.add_argument("--global", dest="global_", action="store_true",
+                   help="global pooling under each ISA instead (see the docstring)")
+    p.add_argument("--cpu-time", action="store_true", help="--global: time by process CPU time")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                  "pool.json"))
     return p.parse_args()
 
 
+GLOBAL_SHAPES = [(64, 8 * 8, 64), (64, 7 * 7, 512), (32, 28 * 28, 256)]  # (N, H*W, C)
+
+
+def global_pooling(args):
+    """Global average / max pooling under each ISA and PyTorch, one row per pass and shape."""
+    import time
+
+    import numpy as np
+    import torch
+
+    import grebe
+    from grebe import _C
+    threads = args.threads or 1
+    grebe.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    print(f"global pooling, {threads} thread(s), median of {args.repeats or 7}"
+          f"{', process CPU time' if args.cpu_time else ''}; microseconds per call")
+    rng = np.random.default_rng(0)
+    cases, peers = {}, {}
+    for N, S, C in GLOBAL_SHAPES:
+        x = rng.standard_normal((N, S, C), dtype=np.float32)
+        dy = rng.standard_normal((N, C), dtype=np.float32)
+        am = _C.global_max_pool_forward(x)[1]
+        xt, dyt = torch.from_numpy(x), torch.from_numpy(dy)
+        tag = f"{N}x{S}x{C}"
+        cases[f"avg fwd {tag}"] = lambda x=x: _C.global_avg_pool_forward(x)
+        cases[f"avg bwd {tag}"] = lambda dy=dy, S=S: _C.global_avg_pool_backward(dy, S)
+        cases[f"max fwd {tag}"] = lambda x=x: _C.global_max_pool_forward(x)
+        cases[f"max bwd {tag}"] = lambda dy=dy, am=am, S=S: _C.global_max_pool_backward(dy, am, S)
+        peers[f"avg fwd {tag}"] = {"torch": lambda xt=xt: xt.mean(1)}
+        peers[f"avg bwd {tag}"] = {"torch": lambda d=dyt, S=S: (d[:, None, :] / S).expand(
+            -1, S, -1).contiguous()}
+        peers[f"max fwd {tag}"] = {"torch": lambda xt=xt: xt.max(1)}
+    per_isa_table(_C, cases, peers, args.repeats or 7, 0.05, clock)
+
+
 def main():
     args = parse_args()
+    if args.global_:
+        return global_pooling(args)
     import numpy as np
 
     import grebe

@@ -13,12 +13,17 @@
 //                                             gradient, which costs nothing extra
 //   rnn_forward_bf16 / rnn_backward_bf16   == rnn_forward / rnn_backward on round(x),
 //                                             round(W), round(R); h, c, gates stay fp32 (the
-//                                             gradient is the fp32 one at the rounded point)
+//                                             gradient is the fp32 one at the rounded point),
+//                                             except dW = round(x)^T round(dG) and
+//                                             dR = round(h)^T round(dG): the weight gradients
+//                                             are one bf16 GEMM each over all T*B rows, dG =
+//                                             d(loss)/d(gate pre-activations)
 // up to the order of the fp32 additions. Two paths compute it:
 //   portable  round the operands into scratch, run the fp32 kernels (any CPU, any ISA);
 //   AVX512-BF16 (has_bf16()): vdpbf16ps kernels on bf16-packed operands — the GEMM always;
 //             conv forward, input gradient (stride 1) and weight gradient from 8 input
-//             channels up (conv_bf16.cpp says why); the RNN passes stay portable. vdpbf16ps
+//             channels up (conv_bf16.cpp says why); the RNN weight gradients (the recurrence
+//             passes stay the fp32 ones on rounded operands). vdpbf16ps
 //             treats bf16 subnormal inputs as zero, flushes subnormal results and adds each pair
 //             of products before the accumulator: results differ from the portable path by fp32
 //             rounding only (tests/cpp/test_bf16.cpp holds both to the same double reference).

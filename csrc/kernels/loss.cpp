@@ -18,6 +18,10 @@ namespace grebe {
 
 // AVX-512 row kernel (loss_avx512.cpp): the contract of row_exp_sum below.
 double row_exp_sum_avx512(float* e, const float* x, int64_t C, float* mx_out);
+// AVX-512 sigmoid cross-entropy over [b, e) (loss_avx512.cpp): the formulas below with vector
+// exp/log1p (a few ulp from libm's; the same non-finite positions).
+void sigmoid_cross_entropy_range_avx512(float* loss, float* dlogits, const float* logits,
+                                        const float* targets, int64_t b, int64_t e);
 
 namespace {
 
@@ -184,6 +188,16 @@ void softmax_cross_entropy_dense(float* loss, float* dlogits, const float* logit
 // Elementwise sigmoid cross-entropy with logits.
 void sigmoid_cross_entropy(float* loss, float* dlogits, const float* logits,
                            const float* targets, int64_t n) {
+    if (active_isa() == Isa::avx512) {
+        constexpr int64_t kChunk = 4096;
+        const int64_t chunks = (n + kChunk - 1) / kChunk;
+        // Elementwise: chunk c writes loss and dlogits in [c*4096, (c+1)*4096) only.
+        #pragma omp parallel for if (threads_for(n * 8) > 1) num_threads(threads_for(n * 8))
+        for (int64_t c = 0; c < chunks; c++)
+            sigmoid_cross_entropy_range_avx512(loss, dlogits, logits, targets, c * kChunk,
+                                               std::min(n, (c + 1) * kChunk));
+        return;
+    }
     // Elementwise: each i writes loss[i] and dlogits[i] only.
     #pragma omp parallel for if (threads_for(n * 8) > 1) num_threads(threads_for(n * 8))
     for (int64_t i = 0; i < n; i++) {

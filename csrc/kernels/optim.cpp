@@ -31,6 +31,8 @@ void rmsprop_range_avx512(float* w, float* v, float* mom, float* avg, const floa
                           GradPrep prep);
 void adagrad_range_avx512(float* w, float* acc, const float* g, int64_t b, int64_t e, float lr,
                           float eps, GradPrep prep);
+// sum(x*x) over [b, e) in double, in a fixed lane order (not the loop's: rounds differently).
+double sum_squares_range_avx512(const float* x, int64_t b, int64_t e);
 
 namespace {
 
@@ -255,9 +257,12 @@ void adagrad_update(float* w, float* acc, const float* g, int64_t n, float lr, f
     });
 }
 
-// sum(x*x), double accumulation over fixed chunks added in chunk order.
+// sum(x*x), double accumulation over fixed chunks added in chunk order. Under AVX-512 each
+// chunk is summed in a fixed 32-lane pattern (optim_avx512.cpp): deterministic and
+// thread-count independent, but not the portable loop's bits (a reordered double sum).
 double sum_squares(const float* x, int64_t n) {
     constexpr int64_t kSumChunk = 4096;
+    const bool v512 = use_avx512();
     const int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
     if (chunks == 0) return 0.0;
     double* partial = new double[chunks];
@@ -265,6 +270,10 @@ double sum_squares(const float* x, int64_t n) {
     #pragma omp parallel for if (threads_for(n) > 1) num_threads(threads_for(n)) schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t b = c * kSumChunk, e = std::min(n, b + kSumChunk);
+        if (v512) {
+            partial[c] = sum_squares_range_avx512(x, b, e);
+            continue;
+        }
         double s = 0.0;
         for (int64_t i = b; i < e; i++) s += static_cast<double>(x[i]) * x[i];
         partial[c] = s;

@@ -1,8 +1,9 @@
 // pool.cpp — max and average pooling over NHWC float32 (see pool.h for the legend), and global
 // pooling. Built without ISA flags: the portable row kernels live here, the AVX2 and AVX-512
 // ones (max pooling with a u8 argmax, average pooling) in pool_avx2.cpp / pool_avx512.cpp,
-// chosen at run time with grebe::active_isa(). Global pooling is portable only (a plain
-// streaming reduction).
+// chosen at run time with grebe::active_isa(). Global average pooling (both ways) and
+// global max forward have AVX-512 bodies too (the same per-channel operations in the same
+// order: the same bits).
 //
 // Threading: forward kernels give each thread whole output rows (n, p); backward kernels give
 // each thread whole input rows (n, h) and *gather* from the windows that hold the row, so
@@ -32,6 +33,11 @@ void avg_pool2d_backward_row_avx512(float* dxr, const float* dyn, const Pool2dSh
                                     int64_t h);
 void avg_pool2d_backward_row_avx2(float* dxr, const float* dyn, const Pool2dShape& s,
                                   int64_t h);
+// AVX-512 global pooling bodies (pool_avx512.cpp); the portable loops' operations, same bits.
+void global_avg_pool_block_avx512(float* yb, const float* xb, int64_t S, int64_t C, int64_t cn);
+void global_avg_pool_backward_row_avx512(float* dxr, const float* dyn, int64_t C, float inv);
+void global_max_pool_image_avx512(float* yn, int32_t* an, const float* xn, int64_t S,
+                                  int64_t C);
 
 int64_t pool_output_size(int64_t in, int64_t k, int64_t stride, bool same, int64_t* pad_before) {
     if (!same) {
@@ -283,11 +289,14 @@ constexpr int64_t kGlobalBlock = 256;
 
 void global_avg_pool_forward(float* y, const float* x, int64_t N, int64_t S, int64_t C) {
     const int64_t blocks = (C + kGlobalBlock - 1) / kGlobalBlock;
+    const bool avx512 = active_isa() == Isa::avx512;
     // Race-free: block (n, b) writes y[n, b*256 : (b+1)*256] only; each sum runs over s in
     // order inside one thread.
     for_each_row(N, blocks, N * S * C, [&](int64_t n, int64_t b) {
         const int64_t c0 = b * kGlobalBlock;
         const int64_t cn = C - c0 < kGlobalBlock ? C - c0 : kGlobalBlock;
+        if (avx512)
+            return global_avg_pool_block_avx512(y + n * C + c0, x + n * S * C + c0, S, C, cn);
         double acc[kGlobalBlock];
         for (int64_t c = 0; c < cn; c++) acc[c] = 0.0;
         const float* xn = x + n * S * C + c0;
@@ -300,21 +309,25 @@ void global_avg_pool_forward(float* y, const float* x, int64_t N, int64_t S, int
 
 void global_avg_pool_backward(float* dx, const float* dy, int64_t N, int64_t S, int64_t C) {
     const float inv = 1.0f / static_cast<float>(S);
+    const bool avx512 = active_isa() == Isa::avx512;
     // Race-free: row (n, i) writes dx[n, i] only.
     for_each_row(N, S, N * S * C, [&](int64_t n, int64_t i) {
         float* dxr = dx + (n * S + i) * C;
         const float* dyn = dy + n * C;
+        if (avx512) return global_avg_pool_backward_row_avx512(dxr, dyn, C, inv);
         for (int64_t c = 0; c < C; c++) dxr[c] = dyn[c] * inv;
     });
 }
 
 void global_max_pool_forward(float* y, int32_t* argmax, const float* x, int64_t N, int64_t S,
                              int64_t C) {
+    const bool avx512 = active_isa() == Isa::avx512;
     // Race-free: image n writes y[n] and argmax[n] only.
     for_each_row(N, 1, N * S * C, [&](int64_t n, int64_t) {
         float* yn = y + n * C;
         int32_t* an = argmax + n * C;
         const float* xn = x + n * S * C;
+        if (avx512) return global_max_pool_image_avx512(yn, an, xn, S, C);
         for (int64_t c = 0; c < C; c++) {
             yn[c] = xn[c];
             an[c] = 0;
@@ -333,6 +346,7 @@ void global_max_pool_forward(float* y, int32_t* argmax, const float* x, int64_t 
 
 void global_max_pool_backward(float* dx, const float* dy, const int32_t* argmax, int64_t N,
                               int64_t S, int64_t C) {
+    // Portable on every ISA: a memset and N*C stores run at the store bandwidth already.
     // Race-free: image n writes dx[n] only.
     for_each_row(N, 1, N * S * C, [&](int64_t n, int64_t) {
         float* dxn = dx + n * S * C;

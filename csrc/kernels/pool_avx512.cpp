@@ -283,4 +283,88 @@ void avg_pool2d_backward_row_avx512(float* dxr, const float* dyn, const Pool2dSh
     }
 }
 
+// ---- Global pooling (pool.cpp has the threading): the portable loops' operations per channel,
+// 16 channels per zmm, so the results are the same bits.
+
+// One image's channel block: yb (cn) = mean over s < S of xb[s*C + c] (double sums in s order,
+// one division in double, one rounding to float: as the portable loop). A block that fits the
+// L2 budget keeps 32 channels' sums in registers across all S rows; a larger one streams the
+// rows in order with the sums in an L1 array (strided re-reads would miss). Same bits either way.
+void global_avg_pool_block_avx512(float* yb, const float* xb, int64_t S, int64_t C, int64_t cn) {
+    const __m512d sv = _mm512_set1_pd(static_cast<double>(S));
+    if (S * cn * 4 > (int64_t{128} << 10)) {
+        alignas(64) double acc[256];  // cn <= 256 (pool.cpp's block)
+        for (int64_t c = 0; c < cn; c += 8) _mm512_store_pd(acc + c, _mm512_setzero_pd());
+        for (int64_t i = 0; i < S; i++) {
+            const float* xr = xb + i * C;
+            for (int64_t c = 0; c < cn; c += 16) {
+                const __m512 v = load(xr + c, tail_mask(c, cn));
+                _mm512_store_pd(acc + c, _mm512_add_pd(_mm512_load_pd(acc + c),
+                                                       _mm512_cvtps_pd(_mm512_castps512_ps256(v))));
+                _mm512_store_pd(acc + c + 8,
+                                _mm512_add_pd(_mm512_load_pd(acc + c + 8),
+                                              _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1))));
+            }
+        }
+        for (int64_t c = 0; c < cn; c += 8) {
+            const __mmask8 m = cn - c >= 8 ? 0xFF : static_cast<__mmask8>((1u << (cn - c)) - 1u);
+            const __m512d mean = _mm512_div_pd(_mm512_load_pd(acc + c), sv);
+            _mm256_mask_storeu_ps(yb + c, m, _mm512_cvtpd_ps(mean));
+        }
+        return;
+    }
+    for (int64_t c = 0; c < cn; c += 32) {  // 32 channels: four independent double chains
+        const __mmask16 m0 = tail_mask(c, cn), m1 = c + 16 < cn ? tail_mask(c + 16, cn) : 0;
+        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t i = 0; i < S; i++) {
+            const float* xr = xb + i * C + c;
+            const __m512 v0 = load(xr, m0), v1 = load(xr + 16, m1);
+            a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(v0)));
+            a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v0, 1)));
+            a2 = _mm512_add_pd(a2, _mm512_cvtps_pd(_mm512_castps512_ps256(v1)));
+            a3 = _mm512_add_pd(a3, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v1, 1)));
+        }
+        const __m512 y0 = _mm512_insertf32x8(
+            _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(a0, sv))),
+            _mm512_cvtpd_ps(_mm512_div_pd(a1, sv)), 1);
+        const __m512 y1 = _mm512_insertf32x8(
+            _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_div_pd(a2, sv))),
+            _mm512_cvtpd_ps(_mm512_div_pd(a3, sv)), 1);
+        _mm512_mask_storeu_ps(yb + c, m0, y0);
+        if (m1) _mm512_mask_storeu_ps(yb + c + 16, m1, y1);
+    }
+}
+
+// dxr (C) = dyn (C) * inv.
+void global_avg_pool_backward_row_avx512(float* dxr, const float* dyn, int64_t C, float inv) {
+    const __m512 iv = _mm512_set1_ps(inv);
+    for (int64_t c = 0; c < C; c += 16) {
+        const __mmask16 m = tail_mask(c, C);
+        _mm512_mask_storeu_ps(dxr + c, m, _mm512_mul_ps(load(dyn + c, m), iv));
+    }
+}
+
+// One image: yn (C) = max over s < S of xn[s*C + c], an (C) = that s (a NaN wins, of several
+// the last; ties keep the first), the portable rule in the same s order, rows streamed in order
+// with yn / an as the running state (masked stores where a row takes over).
+void global_max_pool_image_avx512(float* yn, int32_t* an, const float* xn, int64_t S,
+                                  int64_t C) {
+    for (int64_t c = 0; c < C; c += 16) {
+        const __mmask16 m = tail_mask(c, C);
+        _mm512_mask_storeu_ps(yn + c, m, load(xn + c, m));
+        _mm512_mask_storeu_epi32(an + c, m, _mm512_setzero_si512());
+    }
+    for (int64_t i = 1; i < S; i++) {
+        const float* xr = xn + i * C;
+        const __m512i iv = _mm512_set1_epi32(static_cast<int32_t>(i));
+        for (int64_t c = 0; c < C; c += 16) {
+            const __mmask16 m = tail_mask(c, C);
+            const __m512 v = load(xr + c, m);
+            const __mmask16 t = takes(v, load(yn + c, m)) & m;
+            _mm512_mask_storeu_ps(yn + c, t, v);
+            _mm512_mask_storeu_epi32(an + c, t, iv);
+        }
+    }
+}
+
 }  // namespace grebe

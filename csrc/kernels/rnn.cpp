@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "kernels/bf16.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/rnn_internal.h"
 #include "kernels/runtime.h"
@@ -105,20 +106,32 @@ void rnn_forward(const RnnArgs& a) {
 
 namespace {
 
+// The GEMM the weight gradients dW, dR run through: sgemm, or (bf16 backward) the GEMM with
+// both operands rounded to bf16 (bf16.h: sbgemm when has_bf16(), else round + sgemm).
+using Gemm = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                      const float*, int64_t, float, float*, int64_t);
+
+void sgemm_bf16_operands(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                         float* C, int64_t ldc) {
+    sgemm_bias_act_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, nullptr, false, C, ldc);
+}
+
 // The input-side gradient of the gate pre-activations as (pointer, ld) column blocks: GRU
-// reset_after keeps its h block apart (dXh); every other cell uses dG as it is.
+// reset_after keeps its h block apart (dXh); every other cell uses dG as it is. dx first: the
+// portable bf16 GEMM rounds its operands into the scratch that holds the rounded W.
 void input_side_gemms(const RnnArgs& a, const rnn::Pass& p, const float* xs, float* dxs,
-                      bool weights) {
+                      bool weights, Gemm wgemm) {
     const int64_t TB = a.T * a.B, U = a.U, GU = p.GU, F = a.F;
     const bool split = a.cell == RnnCell::gru;
     const int64_t n1 = split ? 2 * U : GU;
-    if (a.dW && weights) {  // dW (F,GU) = xs^T (F, TB) @ dGx (TB, GU)
-        sgemm(true, false, F, n1, TB, 1.0f, xs, F, p.dG, p.ldG, 0.0f, a.dW, GU);
-        if (split) sgemm(true, false, F, U, TB, 1.0f, xs, F, p.dXh, U, 0.0f, a.dW + 2 * U, GU);
-    }
     if (dxs) {  // dxs (TB, F) = dGx (TB, GU) @ W^T
         sgemm(false, true, TB, F, n1, 1.0f, p.dG, p.ldG, a.W, GU, 0.0f, dxs, F);
         if (split) sgemm(false, true, TB, F, U, 1.0f, p.dXh, U, a.W + 2 * U, GU, 1.0f, dxs, F);
+    }
+    if (a.dW && weights) {  // dW (F,GU) = xs^T (F, TB) @ dGx (TB, GU)
+        wgemm(true, false, F, n1, TB, 1.0f, xs, F, p.dG, p.ldG, 0.0f, a.dW, GU);
+        if (split) wgemm(true, false, F, U, TB, 1.0f, xs, F, p.dXh, U, 0.0f, a.dW + 2 * U, GU);
     }
     if (a.dbx && weights) {
         rnn::column_sums(a.dbx, p.dG, TB, n1, p.ldG);
@@ -127,13 +140,13 @@ void input_side_gemms(const RnnArgs& a, const rnn::Pass& p, const float* xs, flo
 }
 
 // dR (U,GU) = H_prev^T (U, TB) @ dG (TB, GU), per gate with its dropout copy of H when rdrop.
-void recurrent_side_gemms(const RnnArgs& a, const rnn::Pass& p) {
+void recurrent_side_gemms(const RnnArgs& a, const rnn::Pass& p, Gemm wgemm) {
     const int64_t TB = a.T * a.B, U = a.U, GU = p.GU, BU = a.B * a.U;
     const bool before = a.cell == RnnCell::gru_reset_before;
     const int ng = before ? 2 : p.G;  // gates whose product reads h itself
     if (a.dR) {
         if (!a.rdrop) {
-            sgemm(true, false, U, ng * U, TB, 1.0f, a.hs, U, p.dG, p.ldG, 0.0f, a.dR, GU);
+            wgemm(true, false, U, ng * U, TB, 1.0f, a.hs, U, p.dG, p.ldG, 0.0f, a.dR, GU);
         } else {
             float* hm = rnn::workspace(rnn::kWsXs, static_cast<size_t>(TB * U));
             for (int g = 0; g < ng; g++) {
@@ -141,12 +154,12 @@ void recurrent_side_gemms(const RnnArgs& a, const rnn::Pass& p) {
                 #pragma omp parallel for num_threads(threads_for(TB * U))
                 for (int64_t s = 0; s < a.T; s++)
                     for (int64_t i = 0; i < BU; i++) hm[s * BU + i] = a.hs[s * BU + i] * m[i];
-                sgemm(true, false, U, U, TB, 1.0f, hm, U, p.dG + g * U, p.ldG, 0.0f, a.dR + g * U,
+                wgemm(true, false, U, U, TB, 1.0f, hm, U, p.dG + g * U, p.ldG, 0.0f, a.dR + g * U,
                       GU);
             }
         }
         if (before)  // the h gate's product read r*h*m, saved as aux
-            sgemm(true, false, U, U, TB, 1.0f, a.aux, U, p.dG + 2 * U, p.ldG, 0.0f, a.dR + 2 * U,
+            wgemm(true, false, U, U, TB, 1.0f, a.aux, U, p.dG + 2 * U, p.ldG, 0.0f, a.dR + 2 * U,
                   GU);
     }
     if (a.dbh) rnn::column_sums(a.dbh, p.dG, TB, GU, p.ldG);
@@ -154,8 +167,11 @@ void recurrent_side_gemms(const RnnArgs& a, const rnn::Pass& p) {
 
 }  // namespace
 
-void rnn_backward(const RnnArgs& a) {
-    using namespace rnn;
+void rnn_backward(const RnnArgs& a) { rnn::backward(a, false); }
+
+namespace rnn {
+
+void backward(const RnnArgs& a, bool bf16_weight_grads) {
     const int64_t B = a.B, T = a.T, U = a.U, F = a.F;
     const int G = rnn_gates(a.cell);
     const size_t BU = static_cast<size_t>(B * U);
@@ -169,7 +185,7 @@ void rnn_backward(const RnnArgs& a) {
     const bool fused = rnn_uses_fused_path(a);
     // The fused pass adds the weight gradients step by step, keeping a few steps of dG, unless
     // dx (one GEMM over all steps after the loop) wants them all.
-    p.weights_in_pass = fused && B >= kFuseWeightsMinBatch;
+    p.weights_in_pass = fused && B >= kFuseWeightsMinBatch && !bf16_weight_grads;
     p.dG_full = !p.weights_in_pass || a.dx != nullptr;
     const int64_t steps = p.dG_full ? T : kWeightSlots;
     // The fused pass pads dG's rows by 16 floats: with a power-of-two row stride (GU = 512) the
@@ -206,7 +222,8 @@ void rnn_backward(const RnnArgs& a) {
         }
     }
     float* dxs = a.dx ? workspace(kWsPack, static_cast<size_t>(T * B * F)) : nullptr;
-    input_side_gemms(a, p, xs, dxs, !p.weights_in_pass);
+    const Gemm wgemm = bf16_weight_grads ? sgemm_bf16_operands : sgemm;
+    input_side_gemms(a, p, xs, dxs, !p.weights_in_pass, wgemm);
     if (dxs) {
         #pragma omp parallel for num_threads(threads_for(T * B * F))
         for (int64_t s = 0; s < T; s++) {
@@ -215,7 +232,9 @@ void rnn_backward(const RnnArgs& a) {
                 std::memcpy(a.dx + (b * T + t) * F, dxs + (s * B + b) * F, F * sizeof(float));
         }
     }
-    if (!p.weights_in_pass) recurrent_side_gemms(a, p);
+    if (!p.weights_in_pass) recurrent_side_gemms(a, p, wgemm);
 }
+
+}  // namespace rnn
 
 }  // namespace grebe

@@ -56,6 +56,11 @@ void backward_fused_avx2(const Pass& p);
 void forward_fused_avx512(const Pass& p);
 void backward_fused_avx512(const Pass& p);
 
+// rnn_backward; with bf16_weight_grads the weight gradients dW and dR come from one GEMM over
+// all T*B rows after the loop with both operands rounded to bf16 (x or h, and dG), through
+// sgemm_bias_act_bf16 (sbgemm when has_bf16()); dx, dh0, dc0 and the bias gradients as fp32.
+void backward(const RnnArgs& a, bool bf16_weight_grads);
+
 // Grow-only, 64-byte aligned scratch owned by the calling thread, one buffer per slot.
 enum Slot { kWsH = 0, kWsC, kWsZ, kWsQ, kWsA, kWsDG, kWsDXh, kWsCarry, kWsDc, kWsXs, kWsPack,
             kWsCount };

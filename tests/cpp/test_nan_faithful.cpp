@@ -2,8 +2,8 @@
 // portable one: each kernel runs under every ISA this CPU has on inputs holding NaN, +-Inf and
 // huge values, and every output element must fall in the same class (finite, NaN, +inf, -inf)
 // as the portable kernel's. A clamp such as max(x, -87) before exp, which turns NaN into a
-// number, fails here. Kernels without per-ISA variants (optimizers, losses) are checked
-// against the scalar rule directly: a NaN input gives a NaN output where it lands.
+// number, fails here. The optimizers and the softmax losses are also checked against the scalar
+// rule directly: a NaN input gives a NaN output where it lands.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -198,6 +198,19 @@ TEST(NanFaithful, Pooling) {
         avg_pool2d_backward(dx.data(), dy.data(), s);
         return dx;
     });
+    // Global pooling over the same x viewed as (N, H*W, C); dy (N, C).
+    const int64_t S = 7 * 9, C = 19;
+    const Vec gdy = special_vec(2 * C, 15);
+    each_isa_against_portable("global pooling", [&] {
+        Vec ya(2 * C), ym(2 * C), dxa(x.size()), dxm(x.size());
+        std::vector<int32_t> am(2 * C);
+        global_avg_pool_forward(ya.data(), x.data(), 2, S, C);
+        global_max_pool_forward(ym.data(), am.data(), x.data(), 2, S, C);
+        global_avg_pool_backward(dxa.data(), gdy.data(), 2, S, C);
+        global_max_pool_backward(dxm.data(), gdy.data(), am.data(), 2, S, C);
+        for (const Vec* v : {&ym, &dxa, &dxm}) ya.insert(ya.end(), v->begin(), v->end());
+        return ya;
+    });
 }
 
 TEST(NanFaithful, BatchNorm) {
@@ -331,6 +344,23 @@ TEST(NanFaithful, Losses) {
     sigmoid_cross_entropy(l2.data(), d2.data(), x.data(), t.data(), N * C);
     EXPECT_TRUE(std::isnan(l2[1 * C + 3]));
     EXPECT_TRUE(std::isnan(d2[1 * C + 3]));
+    // Sigmoid cross-entropy (a vector body under AVX-512) against the portable one.
+    const Vec xs = special_vec(203, 18), zs = testing_util::random_vec(203, 19);
+    each_isa_against_portable("sigmoid_cross_entropy", [&] {
+        Vec l(203), d(203);
+        sigmoid_cross_entropy(l.data(), d.data(), xs.data(), zs.data(), 203);
+        l.insert(l.end(), d.begin(), d.end());
+        return l;
+    });
+    // sum_squares (a vector body under AVX-512): NaN, +inf or finite as the portable sum.
+    for (int k = 0; k < 3; k++) {
+        Vec v = testing_util::random_vec(4096 + 37, 20);
+        if (k >= 1) v[4100] = -kInf;
+        if (k == 2) v[17] = kNaN;
+        each_isa_against_portable("sum_squares", [&] {
+            return Vec{static_cast<float>(sum_squares(v.data(), static_cast<int64_t>(v.size())))};
+        }, k > 0);
+    }
 }
 
 }  // namespace

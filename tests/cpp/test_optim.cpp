@@ -174,6 +174,41 @@ TEST(Optim, SumSquares) {
     }
 }
 
+// sum_squares: every ISA within double rounding of the portable sum (the AVX-512 chunks add in a
+// fixed lane order, not left to right), the same bits for any thread count under each ISA, and
+// NaN / +inf results where the portable sum has them.
+TEST(Optim, SumSquaresEveryIsa) {
+    Restore restore;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int64_t n : {int64_t{1}, int64_t{31}, int64_t{33}, int64_t{4096 * 5 + 17}}) {
+        Vec x = random_vec(n, 30);
+        x[0] = 3e38f;  // squares overflow float but not the double sum
+        Vec xi = x, xn = x, xb = x;
+        xi[n / 2] = -inf;
+        xn[n - 1] = nan;
+        xb[n / 2] = inf;
+        xb[n - 1] = nan;
+        ASSERT_TRUE(set_isa(Isa::generic));
+        set_num_threads(1);
+        const double want = sum_squares(x.data(), n);
+        for (Isa isa : runnable_isas()) {
+            ASSERT_TRUE(set_isa(isa));
+            std::vector<double> got;
+            for (int t : {1, 2, 3}) {
+                set_num_threads(t);
+                got.push_back(sum_squares(x.data(), n));
+            }
+            EXPECT_NEAR(got[0], want, 1e-14 * want) << isa_name(isa) << " n=" << n;
+            EXPECT_EQ(got[0], got[1]) << isa_name(isa) << " n=" << n;
+            EXPECT_EQ(got[0], got[2]) << isa_name(isa) << " n=" << n;
+            EXPECT_EQ(sum_squares(xi.data(), n), inf) << isa_name(isa) << " n=" << n;
+            EXPECT_TRUE(std::isnan(sum_squares(xn.data(), n))) << isa_name(isa) << " n=" << n;
+            EXPECT_TRUE(std::isnan(sum_squares(xb.data(), n))) << isa_name(isa) << " n=" << n;
+        }
+    }
+}
+
 TEST(Optim, SameBitsForAnyThreadCount) {
     const int before = num_threads();
     const int64_t n = 200003;

@@ -290,6 +290,50 @@ TEST(PoolGlobal, MatchReference) {
     }
 }
 
+// Global pooling: every ISA and thread count gives the portable kernel's bits (the AVX-512
+// bodies keep the per-channel operations and their order), NaN / +-Inf / ties included, for
+// channel counts around the 16/32-lane groups and the 256-channel block.
+TEST(PoolGlobal, EveryIsaAndThreadCountSameBits) {
+    Restore restore;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    struct G { int64_t N, S, C; };
+    for (const G g : {G{2, 1, 3}, G{3, 9, 16}, G{2, 13, 47}, G{2, 6, 300}, G{5, 49, 64}}) {
+        std::vector<float> x = random_vec(g.N * g.S * g.C, 23);
+        for (size_t i = 0; i < x.size(); i += 5) x[i] = (i % 3 == 0) ? nan : (i % 3 == 1) ? inf : -inf;
+        for (size_t i = 2; i < x.size(); i += 9) x[i] = 0.5f;  // ties
+        const std::vector<float> dy = random_vec(g.N * g.C, 24);
+        auto run = [&]() {
+            std::vector<float> y(g.N * g.C), ym(g.N * g.C), dx(x.size(), -7.0f),
+                dxm(x.size(), -7.0f);
+            std::vector<int32_t> am(g.N * g.C);
+            global_avg_pool_forward(y.data(), x.data(), g.N, g.S, g.C);
+            global_max_pool_forward(ym.data(), am.data(), x.data(), g.N, g.S, g.C);
+            global_avg_pool_backward(dx.data(), dy.data(), g.N, g.S, g.C);
+            global_max_pool_backward(dxm.data(), dy.data(), am.data(), g.N, g.S, g.C);
+            std::vector<float> out = y;
+            for (const auto* v : {&ym, &dx, &dxm}) out.insert(out.end(), v->begin(), v->end());
+            for (int32_t a : am) out.push_back(static_cast<float>(a));
+            return out;
+        };
+        ASSERT_TRUE(set_isa(Isa::generic));
+        set_num_threads(1);
+        const std::vector<float> want = run();
+        for (Isa isa : runnable_isas()) {
+            ASSERT_TRUE(set_isa(isa));
+            for (int t : {1, 2, 3}) {
+                set_num_threads(t);
+                const std::vector<float> got = run();
+                for (size_t i = 0; i < want.size(); i++)
+                    ASSERT_TRUE((std::isnan(want[i]) && std::isnan(got[i])) ||
+                                std::memcmp(&want[i], &got[i], 4) == 0)
+                        << isa_name(isa) << " threads " << t << " C=" << g.C << " at " << i
+                        << ": " << got[i] << " vs portable " << want[i];
+            }
+        }
+    }
+}
+
 // Results must not depend on the thread count, bit for bit (overlapping backward included).
 TEST(PoolThreads, BitwiseInvariant) {
     Restore restore;

@@ -417,13 +417,58 @@ def test_rnn_bf16_equals_fp32_on_rounded_operands_and_is_close_to_fp32(isa, cell
                for k in kw}
     outs32r, grads32r = run_rnn(cell, rounded, "", rng)
     outs32, grads32 = run_rnn(cell, kw, "", rng)
-    for got, want, loose in zip((*outs16, *grads16), (*outs32r, *grads32r), (*outs32, *grads32)):
+    # dkernel, drecurrent_kernel (grads 3, 4) also round dG and h: test_rnn_bf16_weight_grads_*
+    same = [True] * 3 + [i not in (3, 4) for i in range(len(grads16))]
+    for got, want, loose, exact in zip((*outs16, *grads16), (*outs32r, *grads32r),
+                                       (*outs32, *grads32), same):
         if want is None:
             assert got is None
             continue
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=3e-5)  # same op, fp32 order
         scale = np.abs(loose).max() + 1e-6
+        if exact:
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=3e-5)  # same op, fp32 order
+        else:
+            assert np.abs(got - want).max() <= 2**-7 * scale
         assert np.abs(got - loose).max() <= 2**-5 * scale  # within bf16 rounding of fp32
+
+
+def simple_rnn_bptt_reference(x, W, R, b, h0, dy, rnd):
+    """float64 tanh SimpleRNN forward and BPTT; the weight gradients as the bf16 backward
+    computes them: dW = sum_s rnd(x_s)^T rnd(dG_s), dR = sum_s rnd(h_{s-1})^T rnd(dG_s) (rnd =
+    round to bf16, or identity); dx = dG W^T and dh0 with dG unrounded."""
+    B, T, _ = x.shape
+    hs = [h0]
+    for t in range(T):
+        hs.append(np.tanh(x[:, t] @ W + b + hs[-1] @ R))
+    dW, dR, dx, dh = np.zeros_like(W), np.zeros_like(R), np.zeros_like(x), np.zeros_like(h0)
+    for t in reversed(range(T)):
+        dG = (dh + dy[:, t]) * (1 - hs[t + 1] ** 2)
+        dW += rnd(x[:, t]).T @ rnd(dG)
+        dR += rnd(hs[t]).T @ rnd(dG)
+        dx[:, t] = dG @ W.T
+        dh = dG @ R.T
+    return dx, dh, dW, dR
+
+
+def test_rnn_bf16_weight_grads_round_x_h_and_dG(isa):
+    """The bf16 backward's dkernel = sum rnd(x)^T rnd(dG) and drecurrent = sum rnd(h)^T rnd(dG)
+    over all steps (one bf16 GEMM each, sbgemm on AVX512-BF16), dx and dh0 as fp32 at the
+    rounded point: against a float64 BPTT of the rounded operands, tight; and far from it when
+    dG is not rounded (the check can tell)."""
+    kw, rng = rnn_case("simple_rnn", B=4, T=6, F=5, U=7, seed=5)
+    (y, _, _), grads = run_rnn("simple_rnn", kw, "_bf16", rng)
+    dy = np.random.default_rng(99).standard_normal(y.shape)
+    args = (r64(kw["x"]), r64(kw["kernel"]), r64(kw["recurrent_kernel"]),
+            kw["bias"].astype(np.float64), kw["h0"].astype(np.float64), dy)
+    rnd = lambda a: r64(a.astype(np.float32))  # noqa: E731
+    want = simple_rnn_bptt_reference(*args, rnd)
+    dx, dh0, dW, dR = want
+    np.testing.assert_allclose(grads[0], dx, rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(grads[1], dh0, rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(grads[3], dW, rtol=1e-4, atol=5e-5)
+    np.testing.assert_allclose(grads[4], dR, rtol=1e-4, atol=5e-5)
+    _, _, dW_unrounded, _ = simple_rnn_bptt_reference(*args, lambda a: a)
+    assert np.abs(grads[3] - dW_unrounded).max() > 1e-3
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

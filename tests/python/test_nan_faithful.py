@@ -188,3 +188,29 @@ def test_fit_stops_on_one_nan_under_terminate_on_nan(kind, isa, restore_isa):
     model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0,
               callbacks=[grebe.callbacks.TerminateOnNaN(), Count()])
     assert len(seen) == 1 and np.isnan(seen[0]), f"{kind} under {isa}: batch losses {seen}"
+
+
+def test_global_pool_sigmoid_ce_sum_squares_every_isa(restore_isa):
+    """The AVX-512 global pooling keeps the portable order of operations: equal bits (NaN
+    positions included). Sigmoid cross-entropy (vector exp/log1p) and sum_squares (a reordered
+    double sum) change the rounding: within a few ulp, non-finite values in the same places."""
+    x = special((3, 29, 37), seed=5)
+    dy = special((3, 37), seed=6)
+    z = np.random.default_rng(7).uniform(0, 1, (5, 301)).astype(np.float32)
+    xl = special((5, 301), seed=8)
+    g = [np.random.default_rng(9).standard_normal(n).astype(np.float32) for n in (3, 5000)]
+    g.append(special((4133,), seed=10))
+    out = {}
+    for isa in ISAS:
+        _C.set_isa(isa)
+        ya = _C.global_avg_pool_forward(x)
+        ym, am = _C.global_max_pool_forward(x)
+        pools = [ya, ym, am, _C.global_avg_pool_backward(dy, 29),
+                 _C.global_max_pool_backward(dy, am, 29)]
+        out[isa] = pools, _C.sigmoid_cross_entropy(xl, z), np.array(_C.sum_squares(g))
+    for isa in ISAS:
+        for want, got in zip(out["generic"][0], out[isa][0]):
+            np.testing.assert_array_equal(got, want, err_msg=isa)
+        for want, got in zip(out["generic"][1], out[isa][1]):
+            np.testing.assert_allclose(got, want, rtol=4e-7, atol=6e-8, err_msg=isa)
+        np.testing.assert_allclose(out[isa][2], out["generic"][2], rtol=1e-14, err_msg=isa)
