@@ -66,8 +66,8 @@ def peak_gflops(isa: str, threads: int) -> tuple[float, str]:
     was measured, with the derived figure beside it). `isa` names the active ISA for the line."""
     from grebe import _C
 
-    peak = max(_C.fma_peak_gflops(threads, 0.1) for _ in range(3))
+    peak = threads * max(_C.fma_peak_gflops(1, 0.1) for _ in range(3))  # as _timing.machine_peak
     derived, how = derived_gflops(isa, threads)
     cores = os.cpu_count() or 1
-    return peak, (f"peak {peak:.0f} GFLOP/s measured (_C.fma_peak_gflops, {isa}, {threads} "
-                  f"threads, {cores} CPUs); derived from the clock: {derived:.0f} = {how}")
+    return peak, (f"peak {peak:.0f} GFLOP/s measured (_C.fma_peak_gflops, {isa}, 1 thread x "
+                  f"{threads}, {cores} CPUs); derived from the clock: {derived:.0f} = {how}")

@@ -56,10 +56,12 @@ def interleaved_times(fns: dict, repeats: int, budget: float, settle: float = 0.
 
 def machine_peak(threads: int) -> float:
     """The measured FP32 FMA peak (GFLOP/s) of this machine for grebe's active ISA on `threads`
-    threads: a register-only FMA loop in the extension (_C.fma_peak_gflops), best of a few
-    runs, so the benches report fractions of the machine they run on."""
+    cores: one core's register-only FMA loop (_C.fma_peak_gflops on 1 thread, best of three)
+    times `threads`. Measured on one thread because a multi-thread loop run after a peer (whose
+    worker threads may still spin) measured half the machine (126 of 234 GFLOP/s after TF and
+    PyTorch in bench/cnn.py) and turned %-of-peak into more than 100%."""
     from grebe import _C
-    return max(_C.fma_peak_gflops(threads, 0.1) for _ in range(3))
+    return threads * max(_C.fma_peak_gflops(1, 0.1) for _ in range(3))
 
 
 def isas_here(_C) -> list:

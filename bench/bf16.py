@@ -155,8 +155,8 @@ def kernel_fractions(args, clock, cnn_times):
     import numpy as np
     from grebe import _C
 
-    bf_peak = max(_C.bf16_peak_gflops(args.threads, 0.1) for _ in range(3))
-    fp_peak = max(_C.fma_peak_gflops(args.threads, 0.1) for _ in range(3))
+    bf_peak = args.threads * max(_C.bf16_peak_gflops(1, 0.1) for _ in range(3))
+    fp_peak = args.threads * max(_C.fma_peak_gflops(1, 0.1) for _ in range(3))
     print(f"\npeaks ({args.threads} thread(s)): bf16 {bf_peak:.0f} GFLOP/s (vdpbf16ps), "
           f"fp32 {fp_peak:.0f} GFLOP/s (FMA); has_bf16={_C.has_bf16()}")
     rng = np.random.default_rng(0)
