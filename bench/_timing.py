@@ -86,3 +86,27 @@ def per_isa_table(_C, cases: dict, peers: dict, repeats: int, budget: float, clo
         ratio = (f"  {isas[1]}/{isas[0]} {med[isas[1]] / med[isas[0]]:5.2f}x"
                  if len(isas) > 1 else "")
         print(f"  {name:34} {cells}{ratio}", flush=True)
+
+
+def per_isa_bench(doc: str, title: str):
+    """The shared start of the per-ISA kernel benches (bench/loss.py, bench/optim.py): parses
+    --threads/--repeats/--budget/--cpu-time, sets both libraries' thread counts and prints the
+    header. Returns (args, clock, numpy, torch, grebe._C)."""
+    import argparse
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--budget", type=float, default=0.05, help="seconds per timing block")
+    p.add_argument("--cpu-time", action="store_true", help="time by process CPU seconds")
+    args = p.parse_args()
+    import numpy as np
+    import torch
+
+    import grebe
+    from grebe import _C
+    grebe.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    print(f"{title}, {args.threads} thread(s), median of {args.repeats}"
+          f"{', process CPU time' if args.cpu_time else ''}; microseconds per call")
+    return args, clock, np, torch, _C

@@ -9,34 +9,13 @@ next ISA's time over the best one's (> 1: the best ISA's kernel is faster).
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 
-from _timing import per_isa_table  # bench/_timing.py
-
-
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--budget", type=float, default=0.05, help="seconds per timing block")
-    p.add_argument("--cpu-time", action="store_true", help="time by process CPU seconds")
-    return p.parse_args()
+from _timing import per_isa_bench, per_isa_table  # bench/_timing.py
 
 
 def main():
-    args = parse_args()
-    import numpy as np
-    import torch
-
-    import grebe
-    from grebe import _C
-    grebe.set_num_threads(args.threads)
-    torch.set_num_threads(args.threads)
-    clock = time.process_time if args.cpu_time else time.perf_counter
-    print(f"sigmoid cross-entropy, {args.threads} thread(s), median of {args.repeats}"
-          f"{', process CPU time' if args.cpu_time else ''}; microseconds per call")
+    args, clock, np, torch, _C = per_isa_bench(__doc__, "sigmoid cross-entropy")
     rng = np.random.default_rng(0)
     cases, peers = {}, {}
     for n in (1 << 12, 1 << 16, 1 << 20):
