@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 
+from _timing import median_times  # bench/_timing.py
 from gemm import SKINNY, SQUARES  # bench/gemm.py: the same shapes
 
 SEED = [  # (name, x shape, kernel shape, strides, padding, pool, need_dx)
@@ -44,26 +44,6 @@ def parse_args():
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                  "bf16_kernels.json"))
     return p.parse_args()
-
-
-def per_call(fn, budget, clock):
-    fn()
-    n, t0 = 0, clock()
-    while True:
-        fn()
-        n += 1
-        el = clock() - t0
-        if el >= budget and n >= 2:
-            return el / n
-
-
-def medians(fns, repeats, budget, clock):
-    """Median seconds per call of each function, alternating within every repeat."""
-    samples = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            samples[k].append(per_call(fn, budget, clock))
-    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def conv_calls(_C, np, layer, sfx, rng):
@@ -108,12 +88,12 @@ def lstm_rows(_C, np, rng, repeats, budget, clock):
     dy = f32(B, T, U)
     s32 = _C.lstm_forward(**kw, training=True)[3]
     s16 = _C.lstm_forward_bf16(**kw, training=True)[3]
-    t = medians({"fwd32": lambda: _C.lstm_forward(**kw, training=True),
-                 "fwd16": lambda: _C.lstm_forward_bf16(**kw, training=True),
-                 "bwd32": lambda: _C.lstm_backward(**kw, saved=s32, dy=dy),
+    t = median_times({"fwd32": lambda: _C.lstm_forward(**kw, training=True),
+                      "fwd16": lambda: _C.lstm_forward_bf16(**kw, training=True),
+                      "bwd32": lambda: _C.lstm_backward(**kw, saved=s32, dy=dy),
                  "bwd32r": lambda: _C.lstm_backward(**kwr, saved=s16, dy=dy),
-                 "bwd16": lambda: _C.lstm_backward_bf16(**kw, saved=s16, dy=dy)},
-                repeats, budget, clock)
+                      "bwd16": lambda: _C.lstm_backward_bf16(**kw, saved=s16, dy=dy)},
+                repeats, budget, 0.0, clock)
     print(f"\nLSTM 32->128 T=50 b64  forward fp32 {1e3 * t['fwd32']:.2f} ms, bf16 "
           f"{1e3 * t['fwd16']:.2f} ({t['fwd32'] / t['fwd16']:.2f}x); backward fp32 "
           f"{1e3 * t['bwd32']:.2f} ms, fp32 pass on rounded operands {1e3 * t['bwd32r']:.2f}, "
@@ -155,8 +135,8 @@ def main():
         a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
         b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
         c = np.empty((m, n), np.float32)
-        t = medians({"f32": lambda: _C.sgemm(a, b, c=c), "b16": lambda: _C.sgemm_bf16(a, b, c=c)},
-                    repeats, budget, clock)
+        t = median_times({"f32": lambda: _C.sgemm(a, b, c=c),
+                          "b16": lambda: _C.sgemm_bf16(a, b, c=c)}, repeats, budget, 0.0, clock)
         fl = 2.0 * m * n * k
         g32, g16 = fl / t["f32"] / 1e9, fl / t["b16"] / 1e9
         print(f"{what + f' {m}x{n}x{k}':24s} {g32:11.1f} {g16:12.1f} {t['f32'] / t['b16']:6.2f} "
@@ -172,7 +152,7 @@ def main():
         fl = conv_flops(layer, _C)
         row = {"layer": layer[0]}
         for i, pas in enumerate(("fwd", "bwd")):
-            t = medians({"f32": f32[i], "b16": b16[i]}, repeats, budget, clock)
+            t = median_times({"f32": f32[i], "b16": b16[i]}, repeats, budget, 0.0, clock)
             g16 = fl[i] / t["b16"] / 1e9
             print(f"{layer[0]:26s} {pas:5s} {1e3 * t['f32']:8.2f} {1e3 * t['b16']:8.2f} "
                   f"{t['f32'] / t['b16']:6.2f} {g16:9.1f} {100 * g16 / peak16:10.0f}%")
