@@ -50,14 +50,5 @@ void batch_norm_backward(float* dx, float* dbeta, float* dgamma, const float* dy
 void batch_norm_apply_relu(float* y, const float* x, const float* scale, const float* shift,
                            int64_t M, int64_t C);
 
-// batch_norm_backward_reduce / _data with dy replaced by g = dy where relu_y > 0, else 0
-// (the gradient through the ReLU whose output is relu_y (M,C)).
-void batch_norm_relu_backward_reduce(float* dbeta, float* dgamma, const float* dy,
-                                     const float* relu_y, const float* x, const float* mean,
-                                     const float* inv_std, int64_t M, int64_t C);
-void batch_norm_relu_backward_data(float* dx, const float* dy, const float* relu_y,
-                                   const float* x, const float* mean, const float* inv_std,
-                                   const float* gamma, const float* dbeta, const float* dgamma,
-                                   int64_t M, int64_t C);
 
 }  // namespace grebe
